@@ -1,0 +1,1 @@
+"""spinflow runtime: generic, knows nothing about sales."""

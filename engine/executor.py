@@ -1,0 +1,178 @@
+"""Run one turn through a compiled graph: fixed order, per-node timing, failure policy."""
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from engine.errors import PatchError
+from engine.graph import CompiledGraph
+from engine.node import NodeContext, StateView
+from engine.state import CONVERSATION_PREFIX, ConversationState
+
+__all__ = ["Executor", "Hook", "NodeRun", "TurnResult"]
+
+
+class Hook(Protocol):
+    """Observer of execution. Every method takes keyword-only arguments plus ``**future``.
+
+    ``before_node`` may return a token that is handed back to ``after_node``.
+    """
+
+    def before_node(self, *, node_id: str, node_type: str, inputs: Mapping[str, Any], **future: Any) -> Any: ...
+
+    def after_node(self, *, token: Any, run: NodeRun, **future: Any) -> None: ...
+
+    def after_turn(self, *, result: TurnResult, **future: Any) -> None: ...
+
+
+@dataclass(slots=True)
+class NodeRun:
+    seq: int
+    node_id: str
+    node_type: str
+    start_us: float
+    duration_us: float
+    status: str  # ok | skipped | error | replayed
+    inputs: Mapping[str, Any]
+    outputs: Mapping[str, Any]
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class TurnResult:
+    conversation_id: str
+    turn_index: int
+    message: str
+    values: dict[str, Any]
+    runs: list[NodeRun]
+    conversation_before: ConversationState
+    conversation_after: ConversationState
+    flags: Mapping[str, bool]
+    turn_time: str
+    duration_us: float
+    status: str  # ok | degraded
+    graph: CompiledGraph = field(repr=False)
+
+    @property
+    def response(self) -> str:
+        return str(self.values.get("response") or "")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+
+def _seed(turn_seed: int, node_id: str) -> int:
+    # zlib.crc32 rather than hash(): Python's str hash is salted per process. The turn part
+    # is computed once per turn; the node part continues the same CRC over the node id.
+    return zlib.crc32(node_id.encode(), turn_seed)
+
+
+class Executor:
+    """Runs turns over one compiled graph. Build once; ``run_turn`` is re-entrant."""
+
+    def __init__(self, graph: CompiledGraph, hooks: Sequence[Any] = ()) -> None:
+        self.graph = graph
+        self.hooks = list(hooks)
+        self._node_hooks = [hook for hook in self.hooks if hasattr(hook, "before_node") or hasattr(hook, "after_node")]
+        self._settings = graph.bundle.settings.model_dump()
+
+    def run_turn(
+        self,
+        conversation: ConversationState,
+        message: str,
+        *,
+        flags: Mapping[str, bool],
+        dialogue_context: Mapping[str, Any] | None = None,
+        turn_time: str | None = None,
+        extra_inputs: Mapping[str, Any] | None = None,
+        recorded: Mapping[str, Mapping[str, Any]] | None = None,
+        replay: bool = False,
+    ) -> TurnResult:
+        """Run every node in topological order and return the turn's result.
+
+        ``recorded`` maps node ids to outputs captured earlier; nondeterministic nodes
+        (LLM calls) found there are not executed but their outputs reused ("replayed").
+        The conversation passed in is never mutated; the result carries the new one.
+        """
+        started = time.perf_counter()
+        turn_index = conversation.turn_count + 1
+        conversation_id = conversation.conversation_id
+        turn_time = turn_time or datetime.now(timezone.utc).isoformat(timespec="microseconds")
+        values: dict[str, Any] = conversation.conv_values()
+        values["message"] = message
+        values["turn_index"] = turn_index
+        values["turn_time"] = turn_time
+        values["dialogue_context"] = dict(dialogue_context or {})
+        values["conversation_id"] = conversation_id
+        if extra_inputs:
+            values.update(extra_inputs)
+        runs: list[NodeRun] = []
+        turn_seed = zlib.crc32(f"{conversation_id}\x1f{turn_index}\x1f".encode())
+        degraded = False
+        node_hooks = self._node_hooks
+        for seq, node in enumerate(self.graph.order):
+            node_start = time.perf_counter()
+            if node.when is not None and not node.when.evaluate(flags):
+                runs.append(NodeRun(seq, node.node_id, node.type_name, (node_start - started) * 1e6, 0.0, "skipped", {}, {}, None))
+                continue
+            inputs = {key: values[key] for key in node.reads if key in values}
+            tokens = [hook.before_node(node_id=node.node_id, node_type=node.type_name, inputs=inputs) for hook in node_hooks] if node_hooks else ()
+            error: str | None = None
+            status = "ok"
+            if recorded is not None and node.nondeterministic and node.node_id in recorded:
+                patch: Mapping[str, Any] = dict(recorded[node.node_id])
+                status = "replayed"
+            else:
+                ctx = NodeContext(conversation_id, turn_index, node.node_id, flags, _seed(turn_seed, node.node_id), self._settings, replay)
+                try:
+                    patch = node.instance.run(StateView(inputs, node.reads, node.node_id), ctx) or {}
+                    outside = [key for key in patch if key not in node.writes]
+                    if outside:
+                        raise PatchError(node.node_id, node.type_name, f"patch writes {', '.join(repr(k) for k in sorted(outside))} outside its declared writes {sorted(node.writes)}")
+                except Exception as exc:  # noqa: BLE001 - the failure policy decides, the trace records
+                    degraded = True
+                    status = "error"
+                    error = f"{type(exc).__name__}: {exc}"
+                    patch = self._on_error(node, error, values)
+            values.update(patch)
+            run = NodeRun(seq, node.node_id, node.type_name, (node_start - started) * 1e6, (time.perf_counter() - node_start) * 1e6, status, inputs, patch, error)
+            runs.append(run)
+            if node_hooks:
+                for hook, token in zip(node_hooks, tokens):
+                    hook.after_node(token=token, run=run)
+        conversation_after = self._commit(conversation, values, turn_index, turn_time)
+        result = TurnResult(
+            conversation_id, turn_index, message, values, runs, conversation, conversation_after, flags, turn_time,
+            (time.perf_counter() - started) * 1e6, "degraded" if degraded else "ok", self.graph,
+        )
+        for hook in self.hooks:
+            after_turn = getattr(hook, "after_turn", None)
+            if after_turn is not None:
+                after_turn(result=result)
+        return result
+
+    @staticmethod
+    def _on_error(node: Any, error: str, values: dict[str, Any]) -> Mapping[str, Any]:
+        policy = node.spec.on_error
+        if policy == "default":
+            return dict(node.spec.default)
+        if policy == "fallback":
+            values["error"] = {"node": node.node_id, "type": node.type_name, "error": error}
+        return {}
+
+    @staticmethod
+    def _commit(conversation: ConversationState, values: Mapping[str, Any], turn_index: int, turn_time: str) -> ConversationState:
+        update: dict[str, Any] = {}
+        for name in type(conversation).model_fields:
+            key = CONVERSATION_PREFIX + name
+            if values.get(key) is not getattr(conversation, name):
+                update[name] = values[key]
+        update.pop("conversation_id", None)
+        update.pop("version", None)
+        update["turn_count"] = turn_index
+        update["updated_at"] = turn_time
+        return conversation.model_copy(update=update)
