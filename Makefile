@@ -25,6 +25,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/spinflow validate
 	$(BIN)/spinflow demo evals/demo_conversation.txt --trace-db .spinflow/demo.duckdb --show-turn 2
+	$(BIN)/spinflow eval dialogues evals/dialogues/happy_path.yaml evals/dialogues/ready_buyer.yaml --workers 2 --failures 3
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

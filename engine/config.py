@@ -7,11 +7,12 @@ every section and runs every check, collecting all problems; nothing raises half
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from engine.errors import ConfigError, ConfigIssue, EngineError
 from engine.yaml_loader import LoadedYaml, load_yaml
@@ -25,9 +26,22 @@ __all__ = [
     "validate_model",
     "pydantic_issues",
     "validate_lenient",
+    "Regex",
 ]
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def _regex_compiles(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"regex does not compile: {exc}") from exc
+    return value
+
+
+#: A string field holding a regular expression; a load error names it if it does not compile.
+Regex = Annotated[str, AfterValidator(_regex_compiles)]
 SectionLoader = Callable[["ConfigBundle"], Any]
 Check = Callable[["ConfigBundle"], Iterable[ConfigIssue]]
 

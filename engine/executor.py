@@ -5,7 +5,7 @@ import time
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from engine.errors import PatchError
@@ -79,6 +79,12 @@ class Executor:
         self.hooks = list(hooks)
         self._node_hooks = [hook for hook in self.hooks if hasattr(hook, "before_node") or hasattr(hook, "after_node")]
         self._settings = graph.bundle.settings.model_dump()
+        # Only conversation fields some node may write can change; compare just those.
+        written = set().union(*(node.writes for node in graph.order)) if graph.order else set()
+        self._conv_fields = tuple(
+            name for name in ConversationState.model_fields
+            if CONVERSATION_PREFIX + name in written and name not in ("conversation_id", "version", "turn_count", "updated_at")
+        )
 
     def run_turn(
         self,
@@ -101,7 +107,7 @@ class Executor:
         started = time.perf_counter()
         turn_index = conversation.turn_count + 1
         conversation_id = conversation.conversation_id
-        turn_time = turn_time or datetime.now(timezone.utc).isoformat(timespec="microseconds")
+        turn_time = turn_time or datetime.now(UTC).isoformat(timespec="microseconds")
         values: dict[str, Any] = conversation.conv_values()
         values["message"] = message
         values["turn_index"] = turn_index
@@ -142,9 +148,9 @@ class Executor:
             run = NodeRun(seq, node.node_id, node.type_name, (node_start - started) * 1e6, (time.perf_counter() - node_start) * 1e6, status, inputs, patch, error)
             runs.append(run)
             if node_hooks:
-                for hook, token in zip(node_hooks, tokens):
+                for hook, token in zip(node_hooks, tokens, strict=True):
                     hook.after_node(token=token, run=run)
-        conversation_after = self._commit(conversation, values, turn_index, turn_time)
+        conversation_after = self._commit(conversation, values, turn_index, turn_time, self._conv_fields)
         result = TurnResult(
             conversation_id, turn_index, message, values, runs, conversation, conversation_after, flags, turn_time,
             (time.perf_counter() - started) * 1e6, "degraded" if degraded else "ok", self.graph,
@@ -165,14 +171,15 @@ class Executor:
         return {}
 
     @staticmethod
-    def _commit(conversation: ConversationState, values: Mapping[str, Any], turn_index: int, turn_time: str) -> ConversationState:
-        update: dict[str, Any] = {}
-        for name in type(conversation).model_fields:
-            key = CONVERSATION_PREFIX + name
-            if values.get(key) is not getattr(conversation, name):
-                update[name] = values[key]
-        update.pop("conversation_id", None)
-        update.pop("version", None)
-        update["turn_count"] = turn_index
-        update["updated_at"] = turn_time
+    def _commit(conversation: ConversationState, values: Mapping[str, Any], turn_index: int, turn_time: str, fields: Sequence[str]) -> ConversationState:
+        update: dict[str, Any] = {"turn_count": turn_index, "updated_at": turn_time}
+        # The reply is the engine's one output contract, so the runtime (not some node) keeps
+        # it as the conversation's last bot message for the next turn's context.
+        response = values.get("response")
+        if isinstance(response, str) and response:
+            update["last_bot_message"] = response
+        for name in fields:
+            value = values.get(CONVERSATION_PREFIX + name)
+            if value is not getattr(conversation, name):
+                update[name] = value
         return conversation.model_copy(update=update)

@@ -1,7 +1,7 @@
 """Versioned, serialisable state: one turn's values and the conversation they build up."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,7 +28,7 @@ BASE_KEYS = frozenset(
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 class ConversationState(BaseModel):

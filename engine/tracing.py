@@ -88,6 +88,7 @@ class TraceHook:
                 intent=intent if isinstance(intent, str) else None,
                 state=result.conversation_after.state or None,
                 action=values.get("action") if isinstance(values.get("action"), str) else None,
+                inputs=dumps({"dialogue_context": values.get("dialogue_context") or {}, "extra_inputs": {key: values.get(key) for key in result.graph.extra_inputs}}),
             ),
             nodes,
         )

@@ -39,12 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _open(args: argparse.Namespace) -> Any:
-    from engine.trace_store import TraceStore, resolve_trace_path
+    from engine.trace_store import open_for_reading, resolve_trace_path
 
-    path = resolve_trace_path(args.trace_db)
-    if not path.exists():
-        raise EngineError(f"no trace store at {path}; run 'spinflow chat' first or pass --trace-db")
-    return TraceStore(path, read_only=True)
+    return open_for_reading(resolve_trace_path(args.trace_db))
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -81,7 +78,7 @@ def collect(store: Any, conversation: str, turn: int | None, node_filter: str | 
     for row in turns:
         if not row:
             continue
-        nodes = store.node_runs(conversation, int(row["turn"]))
+        nodes = store.node_runs(conversation, int(row["turn"]), run_id=row.get("run_id"))
         if node_filter:
             nodes = [n for n in nodes if node_filter in n["node_id"] or node_filter in n["node_type"]]
         record = {key: _load_json(value) if key in ("state_before", "state_after", "flags") else value for key, value in row.items()}
@@ -146,7 +143,9 @@ def render_turn(record: dict[str, Any]) -> Panel:
 def run_sql(args: argparse.Namespace) -> int:
     from engine.trace_store import open_read_only_sql, resolve_trace_path
 
-    columns, rows = open_read_only_sql(resolve_trace_path(args.trace_db), args.query)
+    path = resolve_trace_path(args.trace_db)
+    target = sorted(path.glob("*.duckdb")) if path.is_dir() else path
+    columns, rows = open_read_only_sql(target, args.query)
     table = Table()
     for column in columns:
         table.add_column(column)

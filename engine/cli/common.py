@@ -12,7 +12,8 @@ from engine.flags import parse_bool
 
 __all__ = ["console", "err_console", "add_config_args", "parse_flag_args", "make_runtime", "print_config_error", "EXIT_CONFIG"]
 
-console = Console(highlight=False)
+# Piped output (make demo, CI logs) would default to 80 columns and fold every table cell.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, highlight=False)
 EXIT_CONFIG = 2
 
@@ -24,7 +25,7 @@ def add_config_args(parser: argparse.ArgumentParser, *, flags: bool = True) -> N
 
 
 def add_trace_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--trace-db", metavar="PATH", help="trace store (default: $SPINFLOW_TRACE_DB or .spinflow/traces.duckdb)")
+    parser.add_argument("--trace-db", metavar="PATH", help="trace store file, or a folder of shards for reading (default: $SPINFLOW_TRACE_DB or .spinflow/traces.duckdb)")
 
 
 def parse_flag_args(values: list[str]) -> dict[str, bool]:

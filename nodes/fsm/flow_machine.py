@@ -1,76 +1,86 @@
-"""``fsm.flow``: moves the conversation through its flow with a shared ``transitions`` Machine."""
+"""``fsm.flow``: moves the conversation through its flow with one shared ``transitions`` Machine.
+
+The decision (which move) is made by ``decide`` from the flow's priorities; the Machine
+then executes it, so only moves declared in the YAML can ever happen (``auto_transitions``
+is off). Conversations join the flow's single Machine as models for the duration of one
+trigger and leave again (NOTES.md: a Machine per conversation costs 0.5–1.6 ms, add/remove
+~0.1 ms). Every turn records ``transition`` = {from, to, trigger, rule, why, …}; a failure
+leaves the state and the FSM memory unchanged and is recorded as ``transition.error``.
+"""
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
 from typing import Any
 
-from transitions import Machine, MachineError
+from transitions import Machine
 
 from engine.errors import EngineError
 from engine.node import NodeConfig, NodeContext
 from engine.registry import register
-from nodes.fsm.flows import FlowSpec, Move
+from nodes.context.facts import FLOW_FACTS, objection_facts, with_defaults
+from nodes.fsm.decide import Decision, DecisionInput, decide, forward_states
+from nodes.fsm.flow_model import Flow
 
-__all__ = ["FlowMachine", "FlowRunner"]
+__all__ = ["FlowMachine", "FlowRunner", "FlowMachineConfig"]
 
 
-class _Conversation:
-    """The model object ``transitions`` drives; one per turn, removed afterwards."""
+class _Model:
+    """The object ``transitions`` drives: one per trigger, removed right after."""
 
     def __init__(self) -> None:
         self.state = ""
 
 
 class FlowRunner:
-    """One ``Machine`` per flow (``auto_transitions=False``); conversations join as models.
+    """One Machine per flow; ``apply`` executes a decided move as a declared trigger."""
 
-    Each intent becomes a trigger. A move with a target is a real transition; a move that
-    only names an action is an internal transition (the state stays, the action answers).
-    """
-
-    def __init__(self, flow: FlowSpec) -> None:
+    def __init__(self, flow: Flow) -> None:
         self.flow = flow
-        self._actions: dict[tuple[str, str], Move] = {}
-        transitions: list[dict[str, Any]] = []
-        for state_name, state in flow.states.items():
-            moves = {} if state.final else dict(flow.any_state)
-            moves.update(state.transitions)
-            for intent, move in moves.items():
-                self._actions[(state_name, intent)] = move
-                transitions.append({"trigger": intent, "source": state_name, "dest": move.to})
+        by_target: dict[str, list[str]] = {}
+        for source, targets in flow.edges().items():
+            for target in sorted(targets):
+                by_target.setdefault(target, []).append(source)
+        transitions: list[dict[str, Any]] = [{"trigger": f"go:{target}", "source": sources, "dest": target} for target, sources in sorted(by_target.items())]
+        transitions.append({"trigger": "stay", "source": list(flow.states), "dest": None})
+        self.triggers = {item["trigger"] for item in transitions}
         self.machine = Machine(model=None, states=list(flow.states), transitions=transitions, initial=flow.initial, auto_transitions=False, send_event=False)
         self._lock = threading.Lock()
+        self._forward = {name: forward_states(flow, name) for name in flow.states}
 
-    def step(self, current: str, intent: str) -> tuple[str, str, str, str]:
-        """Return (new_state, action, trigger, reason) for ``intent`` in ``current``."""
-        if current not in self.flow.states:
-            current = self.flow.initial
-        state = self.flow.states[current]
-        move = self._actions.get((current, intent))
-        trigger = intent
-        reason = f"intent '{intent}' in state '{current}'"
-        if move is None:
-            if state.default is None:
-                return current, state.on_enter, "none", f"no move for '{intent}' in '{current}'; stay"
-            move = state.default
-            trigger = "default"
-            reason = f"no move for '{intent}' in '{current}'; state default"
-        model = _Conversation()
+    def apply(self, current: str, target: str) -> tuple[str, str]:
+        """Run the trigger for ``current → target``; return (new state, trigger name)."""
+        trigger = "stay" if target == current else f"go:{target}"
+        model = _Model()
         with self._lock:
             self.machine.add_model(model, initial=current)
             try:
-                if trigger != "default":
-                    model.trigger(trigger)
-                elif move.to is not None:
-                    model.state = move.to
-            except MachineError as exc:
-                raise EngineError(f"flow '{self.flow.name}': {exc.value}") from exc
+                model.trigger(trigger)  # type: ignore[attr-defined]  # added by add_model
             finally:
                 self.machine.remove_model(model)
-        new_state = model.state
-        action = move.action or (self.flow.states[new_state].on_enter if new_state != current or move.to else state.on_enter)
-        return new_state, action, trigger, reason
+        if model.state != target:
+            raise EngineError(f"flow '{self.flow.name}': trigger {trigger!r} from '{current}' ended in '{model.state}', expected '{target}'")
+        return model.state, trigger
+
+    def remember(self, memory: Mapping[str, Any], current: str, target: str, turn: int) -> dict[str, Any]:
+        """The FSM memory after a move (detour return point, phase history, phases done)."""
+        return_to: str | None = memory.get("return_to")
+        history: list[str] = list(memory.get("phase_history") or [])
+        done: list[str] = list(memory.get("phases_done") or [])
+        entered = int(memory.get("entered_turn") or 0)
+        states = self.flow.states
+        if target != current:
+            entered = turn
+            if states[target].detour and not states[current].detour:
+                return_to = current
+            elif not states[target].detour:
+                return_to = None
+            if states[target].phase and (not history or history[-1] != target):
+                history = (history + [target])[-20:]
+            if target in self._forward.get(current, ()):
+                passed = [current] + self._forward[current][: self._forward[current].index(target)]
+                done += [phase for phase in dict.fromkeys(states[name].phase for name in passed) if phase and phase not in done]
+        return {"return_to": return_to, "phase_history": history, "phases_done": done, "entered_turn": entered}
 
 
 class FlowMachineConfig(NodeConfig):
@@ -79,30 +89,86 @@ class FlowMachineConfig(NodeConfig):
 
 @register("fsm.flow")
 class FlowMachine:
-    """Takes the turn's intent and returns the next state and the action to answer with."""
+    """Intent + envelope facts + objection result → next state and action."""
 
     Config = FlowMachineConfig
-    reads = frozenset({"intent", "conv.state", "conv.flow"})
-    writes = frozenset({"conv.state", "conv.flow", "action", "transition"})
+    reads = frozenset({"intent", "envelope", "objection", "turn_index", "dialogue_context", "conv.state", "conv.flow", "conv.extra"})
+    writes = frozenset({"conv.state", "conv.flow", "conv.extra", "conv.last_action", "conv.last_intent", "action", "transition", "response_directives"})
 
     def __init__(self, config: FlowMachineConfig, resources: Any) -> None:
-        flows: dict[str, FlowSpec] = resources.bundle.section("flows") or {}
-        self._runners = {name: FlowRunner(flow) for name, flow in flows.items()}
+        flows: Mapping[str, Flow] = resources.bundle.section("flows") or {}
+        self._runners = {name: FlowRunner(flow) for name, flow in flows.items() if flow.initial in flow.states}
         self._default = config.flow or resources.settings.flow
         if self._default not in self._runners:
             raise EngineError(f"flow '{self._default}' is not defined in yaml_config/flows/")
+        taxonomy = resources.bundle.section("intents")
+        self._in_category = taxonomy.in_category if taxonomy is not None else (lambda intent, category: False)
 
     def run(self, state: Mapping[str, Any], ctx: NodeContext) -> dict[str, Any]:
-        flow_name = state.get("conv.flow") or self._default
-        runner = self._runners.get(flow_name) or self._runners[self._default]
-        current = state.get("conv.state") or ""
-        if not current:
-            current = runner.flow.initial
+        context = state.get("dialogue_context") or {}
+        requested = state.get("conv.flow") or context.get("flow") or self._default
+        runner = self._runners.get(requested) or self._runners[self._default]
+        flow = runner.flow
+        current = state.get("conv.state") or context.get("state") or flow.initial
+        note = ""
+        if current not in flow.states:
+            note = f"state '{current}' is not in flow '{flow.name}'; restarted at '{flow.initial}'. "
+            current = flow.initial
         intent = state.get("intent") or "unclear"
-        new_state, action, trigger, reason = runner.step(current, intent)
+        turn = int(state.get("turn_index") or ctx.turn_index)
+        extra = dict(state.get("conv.extra") or {})
+        memory: Mapping[str, Any] = extra["fsm"] if isinstance(extra.get("fsm"), dict) else {}
+        objection = state.get("objection") or {}
+        facts = with_defaults(state.get("envelope"), FLOW_FACTS)
+        facts.update(objection_facts(objection))
+        if state.get("envelope") is None:  # envelope node switched off: the basics still hold
+            facts.update(turn=turn, state=current, intent=intent, is_final=flow.states[current].final)
+        record: dict[str, Any] = {"flow": flow.name, "from": current, "intent": intent}
+        try:
+            decision = decide(DecisionInput(flow, current, intent, facts, memory, ctx.flags, self._in_category, objection.get("action")))
+            new_state, machine_trigger = runner.apply(current, decision.target)
+            new_memory = runner.remember(memory, current, new_state, turn)
+        except Exception as exc:  # noqa: BLE001 - atomic: keep the state, answer, and trace the error
+            fallback = flow.states[current].on_enter or ""
+            record.update({"to": current, "moved": False, "rule": "error", "trigger": "error", "why": note + "transition failed; state unchanged", "error": f"{type(exc).__name__}: {exc}"})
+            return {"conv.state": current, "conv.flow": flow.name, "conv.last_action": fallback, "conv.last_intent": intent, "action": fallback, "transition": record, "response_directives": []}
+        extra["fsm"] = new_memory
+        record.update(_describe(decision, new_state, machine_trigger, note))
         return {
             "conv.state": new_state,
-            "conv.flow": runner.flow.name,
-            "action": action,
-            "transition": {"from": current, "to": new_state, "trigger": trigger, "why": reason},
+            "conv.flow": flow.name,
+            "conv.extra": extra,
+            "conv.last_action": decision.action,
+            "conv.last_intent": intent,
+            "action": decision.action,
+            "transition": record,
+            "response_directives": _directives(flow, current, new_state, decision),
         }
+
+
+def _describe(decision: Decision, new_state: str, machine_trigger: str, note: str) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "to": new_state,
+        "moved": machine_trigger != "stay",
+        "rule": decision.rule,
+        "trigger": decision.trigger,
+        "machine_trigger": machine_trigger,
+        "why": note + decision.why,
+        "origin": decision.origin,
+        "action": decision.action,
+        "checked": list(decision.checked),
+    }
+    if decision.gate:
+        out["gate"] = decision.gate
+    return out
+
+
+def _directives(flow: Flow, current: str, new_state: str, decision: Decision) -> list[dict[str, Any]]:
+    """An in-place answer (a price question mid-phase) asks the responder to resume the phase."""
+    out: list[dict[str, Any]] = []
+    if decision.trigger.startswith("guard:"):
+        out.append({"kind": decision.trigger.split(":", 1)[1], "source": "guard"})
+    state = flow.states[new_state]
+    if new_state == current and state.phase and state.on_enter and decision.action != state.on_enter:
+        out.append({"kind": "continue_phase", "action": state.on_enter, "state": new_state})
+    return out

@@ -117,12 +117,12 @@ def test_settings_errors_name_file_and_line(config_copy: Path) -> None:
 
 
 def test_flow_errors_name_the_state(config_copy: Path) -> None:
-    flow = config_copy / "yaml_config" / "flows" / "spin_selling.yaml"
+    flow = config_copy / "yaml_config" / "flows" / "spin_selling" / "states.yaml"
     text = flow.read_text(encoding="utf-8")
-    assert "presentation" in text
-    flow.write_text(text.replace("default: presentation\n", "default: presentaton\n", 1), encoding="utf-8")
+    assert "need_expressed: presentation\n" in text
+    flow.write_text(text.replace("need_expressed: presentation\n", "need_expressed: presentaton\n", 1), encoding="utf-8")
     issues = [issue.render() for issue in ConfigBundle(config_copy).validate()]
-    assert any("unknown state 'presentaton'. Did you mean 'presentation'?" in line and line.startswith("yaml_config/flows/spin_selling.yaml:") for line in issues), issues
+    assert any("'presentaton'" in line and "Did you mean 'presentation'?" in line and line.startswith("yaml_config/flows/spin_selling/states.yaml:") for line in issues), issues
 
 
 def test_every_problem_of_a_load_is_listed_sorted(config_copy: Path) -> None:

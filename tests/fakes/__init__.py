@@ -1,0 +1,1 @@
+"""Fakes at process boundaries (an Ollama server on loopback) for integration tests."""
