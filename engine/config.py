@@ -226,6 +226,21 @@ class ConfigBundle:
     def add(self, issues: Iterable[ConfigIssue]) -> None:
         self.issues.extend(issues)
 
+    def required_model(self, relative: str, model: type[M], contents: str) -> tuple[LoadedYaml, M] | None:
+        """Load a file that must exist and validate it against ``model``.
+
+        Reports a missing file (``contents`` tells the designer what to put in it) and every
+        validation problem; returns the document and the object, or None when unusable.
+        """
+        doc = self.file(relative)
+        if doc is None:
+            if not (self.root / relative).exists():  # an unreadable file was reported by the YAML loader
+                self.add([ConfigIssue(relative, 0, "", "file is missing", f"Create it ({contents})")])
+            return None
+        parsed, issues = validate_model(doc, model)
+        self.add(issues)
+        return None if parsed is None else (doc, parsed)
+
     # -- sections --------------------------------------------------------------------------
     def section(self, name: str) -> Any:
         """The validated object of a registered section (None if it failed to load)."""

@@ -6,8 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.config import ConfigBundle, check, section, validate_model
-from engine.errors import ConfigIssue
+from engine.config import ConfigBundle, check, section
 from nodes.context.references import Reference, check_references
 
 __all__ = ["ContextSettings", "IntentSet", "load_context_settings"]
@@ -81,15 +80,10 @@ class ContextSettings:
 
 @section("context")
 def load_context_settings(bundle: ConfigBundle) -> ContextSettings | None:
-    doc = bundle.file(FILE)
-    if doc is None:
-        if not (bundle.root / FILE).exists():  # an unreadable file was reported by the YAML loader
-            bundle.add([ConfigIssue(FILE, 0, "", "file is missing", "Create it (window_size, counters, detectors)")])
+    loaded = bundle.required_model(FILE, _ContextFile, "window_size, counters, detectors")
+    if loaded is None:
         return None
-    parsed, issues = validate_model(doc, _ContextFile)
-    bundle.add(issues)
-    if parsed is None:
-        return None
+    doc, parsed = loaded
     references: list[Reference] = []
     sets = {f"counters.{name}": getattr(parsed.counters, name) for name in _Counters.model_fields}
     sets["interest"] = parsed.interest

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.config import ConfigBundle, section, validate_model
+from engine.config import ConfigBundle, section
 from engine.errors import ConfigError, ConfigIssue
 from engine.node import NodeConfig, NodeContext
 from engine.registry import register
@@ -50,21 +50,17 @@ class GuardSettings(BaseModel):
 
 @section("guard")
 def load_guard(bundle: ConfigBundle) -> GuardSettings | None:
-    doc = bundle.file(FILE)
-    if doc is None:
-        if not (bundle.root / FILE).exists():  # an unreadable file was reported by the YAML loader
-            bundle.add([ConfigIssue(FILE, 0, "", "file is missing", "Create it (thresholds and interventions)")])
+    loaded = bundle.required_model(FILE, GuardSettings, "thresholds and interventions")
+    if loaded is None:
         return None
-    parsed, issues = validate_model(doc, GuardSettings)
-    bundle.add(issues)
-    if parsed is not None:
-        flows = bundle.section("flows") or {}
-        states = {name for flow in flows.values() for name in flow.states}
-        for index, name in enumerate(parsed.exempt_states):
-            if states and name not in states:
-                from engine.registry import suggest
+    doc, parsed = loaded
+    flows = bundle.section("flows") or {}
+    states = {name for flow in flows.values() for name in flow.states}
+    for index, name in enumerate(parsed.exempt_states):
+        if states and name not in states:
+            from engine.registry import suggest
 
-                bundle.add([doc.issue(("exempt_states", index), f"unknown state '{name}'", suggest(name, states) or "Use a state of a flow")])
+            bundle.add([doc.issue(("exempt_states", index), f"unknown state '{name}'", suggest(name, states) or "Use a state of a flow")])
     return parsed
 
 

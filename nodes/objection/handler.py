@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.config import ConfigBundle, check, section, validate_model
+from engine.config import ConfigBundle, check, section
 from engine.errors import ConfigError, ConfigIssue
 from engine.node import NodeConfig, NodeContext
 from engine.registry import register
@@ -67,15 +67,10 @@ class Objections:
 
 @section("objections")
 def load_objections(bundle: ConfigBundle) -> Objections | None:
-    doc = bundle.file(FILE)
-    if doc is None:
-        if not (bundle.root / FILE).exists():  # an unreadable file was reported by the YAML loader
-            bundle.add([ConfigIssue(FILE, 0, "", "file is missing", "Create it (limits, types with intents and strategies)")])
+    loaded = bundle.required_model(FILE, _ObjectionsFile, "limits, types with intents and strategies")
+    if loaded is None:
         return None
-    parsed, issues = validate_model(doc, _ObjectionsFile)
-    bundle.add(issues)
-    if parsed is None:
-        return None
+    doc, parsed = loaded
     if parsed.fallback_type not in parsed.types:
         from engine.registry import suggest
 

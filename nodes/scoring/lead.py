@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.config import ConfigBundle, check, section, validate_model
+from engine.config import ConfigBundle, check, section
 from engine.errors import ConfigError, ConfigIssue
 from engine.node import NodeConfig, NodeContext
 from engine.registry import register
@@ -63,15 +63,10 @@ class LeadScoring:
 
 @section("lead_scoring")
 def load_lead_scoring(bundle: ConfigBundle) -> LeadScoring | None:
-    doc = bundle.file(FILE)
-    if doc is None:
-        if not (bundle.root / FILE).exists():  # an unreadable file was reported by the YAML loader
-            bundle.add([ConfigIssue(FILE, 0, "", "file is missing", "Create it (signals, decay_per_turn, bands)")])
+    loaded = bundle.required_model(FILE, _LeadScoringFile, "signals, decay_per_turn, bands")
+    if loaded is None:
         return None
-    parsed, issues = validate_model(doc, _LeadScoringFile)
-    bundle.add(issues)
-    if parsed is None:
-        return None
+    doc, parsed = loaded
     bands = parsed.bands
     if bands[0].min != 0:
         bundle.add([doc.issue(("bands", 0, "min"), "the first band must start at 0", "Set min: 0")])
