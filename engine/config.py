@@ -226,20 +226,26 @@ class ConfigBundle:
     def add(self, issues: Iterable[ConfigIssue]) -> None:
         self.issues.extend(issues)
 
-    def required_model(self, relative: str, model: type[M], contents: str) -> tuple[LoadedYaml, M] | None:
-        """Load a file that must exist and validate it against ``model``.
+    def optional_model(self, relative: str, model: type[M]) -> tuple[LoadedYaml, M] | None:
+        """Load a file that may be absent and validate it against ``model``.
 
-        Reports a missing file (``contents`` tells the designer what to put in it) and every
-        validation problem; returns the document and the object, or None when unusable.
+        Every validation problem is reported; returns the document and the object, or None
+        when the file is absent or unusable (the caller then falls back to its defaults).
         """
         doc = self.file(relative)
         if doc is None:
-            if not (self.root / relative).exists():  # an unreadable file was reported by the YAML loader
-                self.add([ConfigIssue(relative, 0, "", "file is missing", f"Create it ({contents})")])
             return None
         parsed, issues = validate_model(doc, model)
         self.add(issues)
         return None if parsed is None else (doc, parsed)
+
+    def required_model(self, relative: str, model: type[M], contents: str) -> tuple[LoadedYaml, M] | None:
+        """Like ``optional_model``, but a missing file is a problem (``contents`` tells the
+        designer what to put in it)."""
+        if not (self.root / relative).exists():
+            self.add([ConfigIssue(relative, 0, "", "file is missing", f"Create it ({contents})")])
+            return None
+        return self.optional_model(relative, model)
 
     # -- sections --------------------------------------------------------------------------
     def section(self, name: str) -> Any:

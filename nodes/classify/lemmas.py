@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from engine.config import ConfigBundle, section, validate_model
+from engine.config import ConfigBundle, section
 from nodes.classify.example_match import ExampleHit, ExampleMatcher, ExampleMatchSettings
 from nodes.classify.keywords import NEGATED, Negation, Scoring, mark_negations, rank, tokenize
 from nodes.classify.roots import weighted
-from nodes.classify.taxonomy import IntentReference, intent_reference_source
+from nodes.classify.taxonomy import IntentReference, intent_keys_of, intent_reference_source
 
 __all__ = ["LemmaEntry", "LemmasFile", "LemmaScorer", "load_lemmas", "example_normalizer"]
 
@@ -121,13 +121,10 @@ def example_normalizer(bundle: ConfigBundle) -> Callable[[str], str]:
 
 @section("lemmas")
 def load_lemmas(bundle: ConfigBundle) -> LemmaScorer:
-    doc = bundle.file("yaml_config/nlu/lemmas.yaml")
-    if doc is None:
+    loaded = bundle.optional_model("yaml_config/nlu/lemmas.yaml", LemmasFile)
+    if loaded is None:
         return LemmaScorer()
-    parsed, issues = validate_model(doc, LemmasFile)
-    bundle.add(issues)
-    if parsed is None:
-        return LemmaScorer()
+    doc, parsed = loaded
     taxonomy = bundle.section("intents")
     matcher = ExampleMatcher(parsed.examples, taxonomy.examples()) if taxonomy is not None and parsed.examples.enabled else None
     scorer = LemmaScorer(parsed.negation, parsed.scoring, matcher, example_normalizer(bundle))
@@ -141,8 +138,4 @@ def load_lemmas(bundle: ConfigBundle) -> LemmaScorer:
 
 @intent_reference_source("lemmas")
 def _lemma_references(bundle: ConfigBundle) -> Iterator[IntentReference]:
-    doc = bundle.file("yaml_config/nlu/lemmas.yaml")
-    intents = doc.data.get("intents") if doc is not None and isinstance(doc.data, dict) else None
-    if isinstance(intents, dict):
-        for intent in intents:
-            yield IntentReference(doc, ("intents", str(intent)), str(intent), key=True)  # type: ignore[arg-type]
+    return intent_keys_of(bundle, "yaml_config/nlu/lemmas.yaml")

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from engine.config import ConfigBundle, section, validate_model
+from engine.config import ConfigBundle, section
 from nodes.classify.keywords import Negation, Scoring, mark_negations, rank, tokenize
-from nodes.classify.taxonomy import IntentReference, intent_reference_source
+from nodes.classify.taxonomy import IntentReference, intent_keys_of, intent_reference_source
 
 __all__ = ["RootEntry", "RootsFile", "RootScorer", "load_roots", "weighted"]
 
@@ -130,13 +130,10 @@ class RootScorer:
 
 @section("roots")
 def load_roots(bundle: ConfigBundle) -> RootScorer:
-    doc = bundle.file("yaml_config/nlu/roots.yaml")
-    if doc is None:
+    loaded = bundle.optional_model("yaml_config/nlu/roots.yaml", RootsFile)
+    if loaded is None:
         return RootScorer()
-    parsed, issues = validate_model(doc, RootsFile)
-    bundle.add(issues)
-    if parsed is None:
-        return RootScorer()
+    doc, parsed = loaded
     scorer = RootScorer(parsed.negation, parsed.scoring, parsed.min_root_length)
     for intent, entry in parsed.intents.items():
         for root in weighted(entry.roots, 1.0):
@@ -148,8 +145,4 @@ def load_roots(bundle: ConfigBundle) -> RootScorer:
 
 @intent_reference_source("roots")
 def _root_references(bundle: ConfigBundle) -> Iterator[IntentReference]:
-    doc = bundle.file("yaml_config/nlu/roots.yaml")
-    intents = doc.data.get("intents") if doc is not None and isinstance(doc.data, dict) else None
-    if isinstance(intents, dict):
-        for intent in intents:
-            yield IntentReference(doc, ("intents", str(intent)), str(intent), key=True)  # type: ignore[arg-type]
+    return intent_keys_of(bundle, "yaml_config/nlu/roots.yaml")

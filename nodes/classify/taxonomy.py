@@ -26,6 +26,7 @@ __all__ = [
     "Taxonomy",
     "load_taxonomy",
     "intent_reference_source",
+    "intent_keys_of",
     "IntentReference",
     "MIN_EXAMPLES",
     "UNCLEAR",
@@ -175,13 +176,10 @@ def load_taxonomy(bundle: ConfigBundle) -> Taxonomy:
 
 
 def _load_composed(bundle: ConfigBundle, intents: dict[str, IntentSpec], categories: dict[str, frozenset[str]], base: frozenset[str]) -> dict[str, frozenset[str]]:
-    doc = bundle.file("yaml_config/intents/_composed.yaml")
-    if doc is None:
+    loaded = bundle.optional_model("yaml_config/intents/_composed.yaml", _ComposedFile)
+    if loaded is None:
         return {}
-    parsed, issues = validate_model(doc, _ComposedFile)
-    bundle.add(issues)
-    if parsed is None:
-        return {}
+    doc, parsed = loaded
     known = base | frozenset(parsed.composed)
     for name in parsed.composed:
         if name in base:
@@ -256,6 +254,15 @@ def intent_reference_source(name: str) -> Callable[[ReferenceSource], ReferenceS
         return function
 
     return decorate
+
+
+def intent_keys_of(bundle: ConfigBundle, relative: str, mapping: str = "intents") -> Iterator[IntentReference]:
+    """The keys of the top-level ``mapping`` of one file, as intent references."""
+    doc = bundle.file(relative)
+    intents = doc.data.get(mapping) if doc is not None and isinstance(doc.data, dict) else None
+    if doc is not None and isinstance(intents, dict):
+        for intent in intents:
+            yield IntentReference(doc, (mapping, str(intent)), str(intent), key=True)
 
 
 @check("intent_references")

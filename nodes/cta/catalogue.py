@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine.config import ConfigBundle, section, validate_model
+from engine.config import ConfigBundle, section
 from engine.errors import ConfigIssue
 from nodes.respond.variations import fill_slots
 
@@ -126,13 +126,10 @@ def state_options(catalogue: CtaCatalogue, state: str, used: set[str]) -> list[C
 
 @section("cta")
 def load_cta(bundle: ConfigBundle) -> CtaCatalogue:
-    doc = bundle.file(CTA_FILE)
-    if doc is None:
+    loaded = bundle.optional_model(CTA_FILE, CtaCatalogue)
+    if loaded is None:
         return CtaCatalogue()
-    parsed, issues = validate_model(doc, CtaCatalogue)
-    bundle.add(issues)
-    if parsed is None:
-        return CtaCatalogue()
+    doc, parsed = loaded
     problems: list[ConfigIssue] = []
     seen: dict[str, tuple[str | int, ...]] = {}
     named: list[tuple[str, int, str]] = [("state_ctas", index, item.id) for index, item in enumerate(parsed.state_ctas)]

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.config import ConfigBundle, section, validate_model
+from engine.config import ConfigBundle, section
 from engine.node import NodeConfig, NodeContext
 from engine.registry import register
 from nodes.cta.catalogue import CtaCatalogue, dynamic_options
@@ -63,13 +63,10 @@ class FallbackSettings(BaseModel):
 
 @section("fallback")
 def load_fallback_settings(bundle: ConfigBundle) -> FallbackSettings:
-    doc = bundle.file("yaml_config/fallback.yaml")
-    if doc is None:
+    loaded = bundle.optional_model("yaml_config/fallback.yaml", FallbackSettings)
+    if loaded is None:
         return FallbackSettings()
-    parsed, issues = validate_model(doc, FallbackSettings)
-    bundle.add(issues)
-    if parsed is None:
-        return FallbackSettings()
+    doc, parsed = loaded
     templates = bundle.section("templates") or {}
     if templates and parsed.apology_action not in templates:
         bundle.add([doc.issue(("apology_action",), f"no templates for action '{parsed.apology_action}'", "Add it to yaml_config/templates/responses*.yaml")])

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine.config import ConfigBundle, Regex, section, validate_model
+from engine.config import ConfigBundle, Regex, section
 
 __all__ = ["StageSettings", "QuestionFocus", "RetrievalSettings", "load_retrieval_settings", "RETRIEVAL_FILE"]
 
@@ -101,13 +101,10 @@ class RetrievalSettings(BaseModel):
 
 @section("knowledge_retrieval")
 def load_retrieval_settings(bundle: ConfigBundle) -> RetrievalSettings:
-    doc = bundle.file(RETRIEVAL_FILE)
-    if doc is None:
+    loaded = bundle.optional_model(RETRIEVAL_FILE, RetrievalSettings)
+    if loaded is None:
         return RetrievalSettings()
-    parsed, issues = validate_model(doc, RetrievalSettings)
-    bundle.add(issues)
-    if parsed is None:
-        return RetrievalSettings()
+    doc, parsed = loaded
     for word, target in parsed.synonyms.items():
         if word == target:
             bundle.add([doc.issue(("synonyms", word), f"synonym '{word}' maps to itself", "Remove the entry", key=True)])

@@ -79,13 +79,10 @@ class Composition(BaseModel):
 @section("composition")
 def load_composition(bundle: ConfigBundle) -> Composition:
     """Load ``composition.yaml`` and check that every action it names has templates."""
-    doc = bundle.file(COMPOSITION_FILE)
-    if doc is None:
+    loaded = bundle.optional_model(COMPOSITION_FILE, Composition)
+    if loaded is None:
         return Composition()
-    parsed, issues = validate_model(doc, Composition)
-    bundle.add(issues)
-    if parsed is None:
-        return Composition()
+    doc, parsed = loaded
     templates = bundle.section("templates") or {}
     if not templates:
         return parsed
