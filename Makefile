@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test venv validate bench clean
+.PHONY: demo test venv validate model bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,17 @@ $(STAMP): $(BIN)/python pyproject.toml Makefile
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) model
 	$(BIN)/spinflow validate
 	$(BIN)/spinflow demo evals/demo_conversation.txt --trace-db .spinflow/demo.duckdb --show-turn 2
 	$(BIN)/spinflow eval dialogues evals/dialogues/happy_path.yaml evals/dialogues/ready_buyer.yaml --workers 2 --failures 3
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The semantic stage's model, trained from the taxonomy's own examples (cached by their hash).
+model: $(STAMP)
+	$(BIN)/spinflow train
 
 validate: $(STAMP)
 	$(BIN)/spinflow validate

@@ -1,4 +1,4 @@
-"""Benchmark: trace-store write cost per 12-node turn, and point lookup in 1M node rows.
+"""Benchmark: trace-store write cost per 12-node turn, and point lookup in 1M node rows (schema 3).
 
 Run: ``.venv/bin/python benchmarks/trace_write.py [--quick]``. Prints medians of several repeats;
 the machine is shared and noisy, so compare the ratios printed by one run.
@@ -60,7 +60,7 @@ def bench_store(folder: Path, turns: int, flush_every: int, *, index: bool = Tru
     data = [make_turn(i % 500, i) for i in range(turns)]
     store = TraceStore(_fresh(folder, f"store_{flush_every}_{index}"), flush_every_turns=flush_every)
     if not index:
-        store._con.execute("DROP INDEX turns_turn_key; DROP INDEX node_runs_turn_key")
+        store._con.execute("DROP INDEX turns_turn_key")
     calls = []
     clock = time.perf_counter
     start = clock()
@@ -77,8 +77,14 @@ def bench_store(folder: Path, turns: int, flush_every: int, *, index: bool = Tru
             statistics.median(flushing) * 1e3)
 
 
+def _nodes_json(nodes: list[NodeRunRecord]) -> bytes:
+    """A turn's ``nodes`` column (schema 3): one array of NODE_RUN_FIELDS per run, UTF-8 JSON."""
+    return json.dumps([[n.seq, n.node_id, n.node_type, n.start_us, n.duration_us, n.status, json.loads(n.inputs), json.loads(n.outputs), n.error]
+                       for n in nodes], ensure_ascii=False).encode()
+
+
 def bench_executemany(folder: Path, turns: int) -> float:
-    """Microseconds per turn with one INSERT per row (executemany), committed per turn."""
+    """Microseconds per turn with one INSERT per turn row (node runs in its ``nodes`` column), committed per turn."""
     data = [make_turn(i % 500, i) for i in range(turns)]
     path = _fresh(folder, "executemany")
     TraceStore(path).close()  # same schema and indexes
@@ -86,11 +92,8 @@ def bench_executemany(folder: Path, turns: int) -> float:
     start = time.perf_counter()
     for record, nodes in data:
         con.begin()
-        con.execute("INSERT INTO turns VALUES (" + ",".join("?" * 18) + ")",
-                    [getattr(record, f) for f in TurnRecord.__slots__])
-        con.executemany("INSERT INTO node_runs VALUES (" + ",".join("?" * 13) + ")",
-                        [[n.turn_key, record.run_id, *(getattr(n, f) for f in NodeRunRecord.__slots__[1:])]
-                         for n in nodes])
+        values = [getattr(record, f) for f in TurnRecord.__slots__]
+        con.execute("INSERT INTO turns VALUES (" + ",".join("?" * (len(values) + 1)) + ")", [*values, _nodes_json(nodes)])
         con.commit()
     elapsed = time.perf_counter() - start
     con.close()
@@ -109,12 +112,8 @@ def build_big(folder: Path, node_rows: int) -> tuple[Path, list[tuple[str, int]]
     con.execute(f"""
         INSERT INTO turns SELECT {key}, 'bench', 'conv-' || lpad(CAST(i % 5000 AS VARCHAR), 5, '0'),
             i // 5000, TIMESTAMP '2026-01-01' + to_microseconds(i * 1000), 'message', 'response',
-            $1, $1, 'turn', 'g', 'c', '{{}}', 1000, 'ok', 'price_question', 'qualification', 'answer'
-        FROM range({turns}) t(i)""", [_STATE])
-    con.execute(f"""
-        INSERT INTO node_runs SELECT {key}, 'bench', 'conv-' || lpad(CAST(i % 5000 AS VARCHAR), 5, '0'),
-            i // 5000, s, 'node_' || s, 'family.variant', s * 10.0, 9.5, 'ok', $1, $1, NULL
-        FROM range({turns}) t(i), range({NODES_PER_TURN}) n(s)""", [_IO])
+            $1, $1, 'turn', 'g', 'c', '{{}}', 1000, 'ok', 'price_question', 'qualification', 'answer', '{{}}', $2
+        FROM range({turns}) t(i)""", [_STATE, _nodes_json(make_turn(0, 0)[1])])
     con.close()
     probes = [(f"conv-{(i * 7919) % 5000:05d}", ((i * 104729) % turns) // 5000) for i in range(50)]
     return path, probes
@@ -153,7 +152,7 @@ def main() -> None:
         print(f"    a record() call that flushes 100 turns    {flush_ms * 1e3:9.1f}   ({flush_ms * 10:.1f} us per turn)")
         print(f"    same amortised, no turn_key indexes       {no_index:9.1f}   (indexes cost {buffered / no_index:.2f}x)")
         print(f"  record(), flush every turn                  {every_turn:9.1f}   ({every_turn / buffered:.1f}x buffered)")
-        print(f"  executemany, one INSERT per row, per turn   {per_row:9.1f}   ({per_row / buffered:.1f}x buffered)")
+        print(f"  one INSERT per turn, committed per turn     {per_row:9.1f}   ({per_row / buffered:.1f}x buffered)")
 
         path, probes = build_big(folder, big)
         store = TraceStore(path, read_only=True)

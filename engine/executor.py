@@ -65,10 +65,20 @@ class TurnResult:
         return self.values.get(key, default)
 
 
-def _seed(turn_seed: int, node_id: str) -> int:
-    # zlib.crc32 rather than hash(): Python's str hash is salted per process. The turn part
-    # is computed once per turn; the node part continues the same CRC over the node id.
-    return zlib.crc32(node_id.encode(), turn_seed)
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """What the loop needs of one compiled node, looked up once at build time."""
+
+    node: Any
+    node_id: str
+    type_name: str
+    reads: frozenset[str]
+    writes: frozenset[str]
+    run: Any  # the node instance's bound ``run``
+    # A node's seed is zlib.crc32 rather than hash() (Python's str hash is salted per process):
+    # the turn part is computed once per turn, the node part continues the same CRC over these bytes.
+    seed_bytes: bytes  # node id, UTF-8
+    replayable: bool  # nondeterministic: recorded outputs are reused on replay
 
 
 class Executor:
@@ -85,6 +95,23 @@ class Executor:
             name for name in ConversationState.model_fields
             if CONVERSATION_PREFIX + name in written and name not in ("conversation_id", "version", "turn_count", "updated_at")
         )
+        self._steps = tuple(
+            _Step(node, node.node_id, node.type_name, node.reads, node.writes, node.instance.run, node.node_id.encode(), bool(node.nondeterministic))
+            for node in graph.order
+        )
+        # Which nodes run depends only on the flags their ``when:`` names: decided once per
+        # combination of those flags (normally one per process), not per node per turn.
+        self._when_names = tuple(sorted(set().union(*(node.when.names for node in graph.order if node.when is not None))))
+        self._plans: dict[tuple[bool, ...], tuple[bool, ...]] = {}
+        self._after_turn = [hook.after_turn for hook in self.hooks if getattr(hook, "after_turn", None) is not None]
+
+    def _plan(self, flags: Mapping[str, bool]) -> tuple[bool, ...]:
+        """Per step: does it run under ``flags``?"""
+        key = tuple(bool(flags.get(name, False)) for name in self._when_names)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = tuple(step.node.when is None or bool(step.node.when.evaluate(flags)) for step in self._steps)
+        return plan
 
     def run_turn(
         self,
@@ -120,32 +147,36 @@ class Executor:
         turn_seed = zlib.crc32(f"{conversation_id}\x1f{turn_index}\x1f".encode())
         degraded = False
         node_hooks = self._node_hooks
-        for seq, node in enumerate(self.graph.order):
-            node_start = time.perf_counter()
-            if node.when is not None and not node.when.evaluate(flags):
-                runs.append(NodeRun(seq, node.node_id, node.type_name, (node_start - started) * 1e6, 0.0, "skipped", {}, {}, None))
+        settings = self._settings
+        clock = time.perf_counter
+        crc32 = zlib.crc32
+        for seq, (step, active) in enumerate(zip(self._steps, self._plan(flags), strict=True)):
+            node_start = clock()
+            if not active:
+                runs.append(NodeRun(seq, step.node_id, step.type_name, (node_start - started) * 1e6, 0.0, "skipped", {}, {}, None))
                 continue
-            inputs = {key: values[key] for key in node.reads if key in values}
-            tokens = [hook.before_node(node_id=node.node_id, node_type=node.type_name, inputs=inputs) for hook in node_hooks] if node_hooks else ()
+            reads = step.reads
+            inputs = {key: values[key] for key in reads if key in values}
+            tokens = [hook.before_node(node_id=step.node_id, node_type=step.type_name, inputs=inputs) for hook in node_hooks] if node_hooks else ()
             error: str | None = None
             status = "ok"
-            if recorded is not None and node.nondeterministic and node.node_id in recorded:
-                patch: Mapping[str, Any] = dict(recorded[node.node_id])
+            if recorded is not None and step.replayable and step.node_id in recorded:
+                patch: Mapping[str, Any] = dict(recorded[step.node_id])
                 status = "replayed"
             else:
-                ctx = NodeContext(conversation_id, turn_index, node.node_id, flags, _seed(turn_seed, node.node_id), self._settings, replay)
+                ctx = NodeContext(conversation_id, turn_index, step.node_id, flags, crc32(step.seed_bytes, turn_seed), settings, replay)
                 try:
-                    patch = node.instance.run(StateView(inputs, node.reads, node.node_id), ctx) or {}
-                    outside = [key for key in patch if key not in node.writes]
-                    if outside:
-                        raise PatchError(node.node_id, node.type_name, f"patch writes {', '.join(repr(k) for k in sorted(outside))} outside its declared writes {sorted(node.writes)}")
+                    patch = step.run(StateView(inputs, reads, step.node_id), ctx) or {}
+                    if not patch.keys() <= step.writes:
+                        outside = [key for key in patch if key not in step.writes]
+                        raise PatchError(step.node_id, step.type_name, f"patch writes {', '.join(repr(k) for k in sorted(outside))} outside its declared writes {sorted(step.writes)}")
                 except Exception as exc:  # noqa: BLE001 - the failure policy decides, the trace records
                     degraded = True
                     status = "error"
                     error = f"{type(exc).__name__}: {exc}"
-                    patch = self._on_error(node, error, values)
+                    patch = self._on_error(step.node, error, values)
             values.update(patch)
-            run = NodeRun(seq, node.node_id, node.type_name, (node_start - started) * 1e6, (time.perf_counter() - node_start) * 1e6, status, inputs, patch, error)
+            run = NodeRun(seq, step.node_id, step.type_name, (node_start - started) * 1e6, (clock() - node_start) * 1e6, status, inputs, patch, error)
             runs.append(run)
             if node_hooks:
                 for hook, token in zip(node_hooks, tokens, strict=True):
@@ -153,12 +184,10 @@ class Executor:
         conversation_after = self._commit(conversation, values, turn_index, turn_time, self._conv_fields)
         result = TurnResult(
             conversation_id, turn_index, message, values, runs, conversation, conversation_after, flags, turn_time,
-            (time.perf_counter() - started) * 1e6, "degraded" if degraded else "ok", self.graph,
+            (clock() - started) * 1e6, "degraded" if degraded else "ok", self.graph,
         )
-        for hook in self.hooks:
-            after_turn = getattr(hook, "after_turn", None)
-            if after_turn is not None:
-                after_turn(result=result)
+        for after_turn in self._after_turn:
+            after_turn(result=result)
         return result
 
     @staticmethod

@@ -81,9 +81,10 @@ class StateView(Mapping[str, Any]):
         return self._values[key]
 
     def get(self, key: str, default: Any = None) -> Any:
-        if key not in self._reads:
-            raise KeyError(f"node '{self._node_id}' read undeclared key {key!r}; add it to the node's reads")
-        return self._values.get(key, default)
+        # Nodes call this hundreds of times per turn: a declared key is the common case.
+        if key in self._reads:
+            return self._values.get(key, default)
+        raise KeyError(f"node '{self._node_id}' read undeclared key {key!r}; add it to the node's reads")
 
     def __contains__(self, key: object) -> bool:
         return key in self._reads and key in self._values

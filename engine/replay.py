@@ -143,6 +143,10 @@ class Replayer:
         flags.update(self.flag_overrides)
         return flags
 
+    def _node_runs(self, conversation_id: str, turn: int, run_id: str | None) -> list[dict[str, Any]]:
+        # Only outputs are compared, so the stored input references need not be resolved.
+        return self.store.node_runs(conversation_id, turn, run_id=run_id, expand=False)
+
     def replay_turn(self, conversation_id: str, turn: int) -> TurnReplay:
         row = self.store.turn(conversation_id, turn)
         if row is None:
@@ -154,7 +158,7 @@ class Replayer:
     def _replay_row(self, row: Mapping[str, Any]) -> TurnReplay:
         conversation_id, turn = row["conversation_id"], int(row["turn"])
         before = ConversationState.model_validate_json(row["state_before"])
-        recorded_runs = self.store.node_runs(conversation_id, turn, run_id=row.get("run_id"))
+        recorded_runs = self._node_runs(conversation_id, turn, row.get("run_id"))
         recorded_outputs = {run["node_id"]: _loads(run["outputs"], {}) for run in recorded_runs}
         base_inputs = _loads(row.get("inputs"), {}) or {}
         result = self.executor.run_turn(

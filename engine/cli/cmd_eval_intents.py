@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from engine.cli.common import add_config_args, console, make_runtime
-from engine.cli.intent_metrics import Case, CaseResult, load_cases, summarize
+from engine.cli.intent_metrics import Case, CaseResult, canonical_cases, load_cases, summarize
 from engine.state import ConversationState
 
 __all__ = ["register_eval", "run", "evaluate", "DEFAULT_GRAPH"]
@@ -76,6 +76,11 @@ def run(args: argparse.Namespace) -> int:
     if args.limit:
         cases = cases[: args.limit]
     runtime = make_runtime(args, graph=args.graph, trace=False)
+    # A label the taxonomy lists as an alias (the original system's name) means that intent.
+    taxonomy = runtime.bundle.section("intents")
+    canonical = getattr(taxonomy, "canonical", None)
+    if callable(canonical):
+        cases = canonical_cases(cases, canonical)
     with Progress(TextColumn("[bold]eval intents"), BarColumn(), MofNCompleteColumn(), TextColumn("acc {task.fields[accuracy]:.3f}"), TimeRemainingColumn(), console=console, transient=True) as progress:
         task = progress.add_task("cases", total=len(cases), accuracy=0.0)
         seen = {"n": 0, "ok": 0}

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.errors import EngineError
 
-__all__ = ["Case", "CaseResult", "load_cases", "percentile", "summarize"]
+__all__ = ["Case", "CaseResult", "load_cases", "canonical_cases", "percentile", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,15 @@ def load_cases(path: str | Path) -> list[Case]:
     if problems:
         raise EngineError("\n".join(problems[:20]) + (f"\n… and {len(problems) - 20} more" if len(problems) > 20 else ""))
     return cases
+
+
+def canonical_cases(cases: Sequence[Case], canonical: Callable[[str], str]) -> list[Case]:
+    """Cases whose expected labels are mapped through ``canonical`` (intent aliases → intents)."""
+    out: list[Case] = []
+    for case in cases:
+        expected = tuple(dict.fromkeys(canonical(label) for label in case.expected))
+        out.append(case if expected == case.expected else Case(case.line, case.message, case.context, expected))
+    return out
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -3,8 +3,14 @@
 1. priority patterns: the best hit decides if its confidence ≥ ``high_threshold``;
 2. roots: decides if ≥ ``high_threshold``;
 3. lemmas: the best of everything so far decides if ≥ ``medium_threshold``;
-4. semantic (flag ``semantic_stage``): decides if ≥ ``semantic_threshold`` and above the
-   keyword result;
+4. semantic (flag ``semantic_stage``): nearest taxonomy examples under the ``intent_encoder``
+   model (trained from our examples, ``trained_model``; else the pretrained embedder), similarity
+   mapped to confidence by that model's calibration; decides if ≥ ``semantic_threshold`` and
+   above the keyword result, else reranks the fallback's candidates. The calibration
+   (``semantic_model.yaml``, chosen by ``evals/semantic_cv.py``) also says how an intent's
+   similarity is scored (nearest examples, the learned intent vectors, or a mix), where the
+   stage may speak at all (``acts_below``: only while the keyword stages' best is weaker) and
+   whether it may overturn a roots/lemmas decision it confidently disagrees with (``overturn``);
 5. fallback: the best result of any stage, or ``unclear`` below ``min_confidence``.
 
 Each stage is data (YAML sections ``patterns``, ``roots``, ``lemmas``, ``intents``); heavy
@@ -25,12 +31,13 @@ from pydantic import Field, model_validator
 from engine.node import NodeConfig, NodeContext
 from engine.registry import register, suggest
 from nodes.classify.context import CONTEXT_READS, derive_context
+from nodes.classify.intent_encoder import IntentEncoder
 from nodes.classify.lemmas import LemmaScorer
 from nodes.classify.patterns import PatternSet
 from nodes.classify.roots import RootScorer
 from nodes.classify.semantic import SemanticIndex
 from nodes.classify.taxonomy import UNCLEAR, Taxonomy
-from nodes.classify.translit import Transliterator
+from nodes.classify.trained_model import Calibration
 
 __all__ = ["Cascade", "CascadeConfig", "CascadeClassifier", "STAGES"]
 
@@ -63,9 +70,11 @@ class CascadeConfig(NodeConfig):
             raise ValueError("semantic_floor must be below semantic_ceiling")
         return self
 
-    def semantic_confidence(self, similarity: float) -> float:
-        """Cosine similarity → confidence on the keyword stages' scale (calibrated on examples)."""
-        share = (similarity - self.semantic_floor) / (self.semantic_ceiling - self.semantic_floor)
+    def semantic_confidence(self, similarity: float, calibration: Calibration | None = None) -> float:
+        """Cosine similarity → confidence on the keyword stages' scale (calibrated on examples);
+        a trained model brings its own ``calibration``, the pretrained one uses these settings."""
+        floor, ceiling = (calibration.floor, calibration.ceiling) if calibration else (self.semantic_floor, self.semantic_ceiling)
+        share = (similarity - floor) / (ceiling - floor)
         return round(self.semantic_max_confidence * min(1.0, max(0.0, share)), 4)
 
 
@@ -81,12 +90,11 @@ class Cascade:
         self.roots: RootScorer = bundle.section("roots") or RootScorer()
         self.lemmas: LemmaScorer = bundle.section("lemmas") or LemmaScorer()
         self.phase_rules = bundle.section("dialogue_context")
-        # The English-trained embedder shares subwords only with transliterated Russian.
-        self.translit: Transliterator = bundle.section("translit") or Transliterator()
         self.enabled = set(config.stages)
         self._morph: Any = None
         self._semantic: SemanticIndex | None = None
         self._semantic_error: str | None = None
+        self._encoder: IntentEncoder | None = None
         self._lock = threading.Lock()
 
     # -- lazily built resources --------------------------------------------------------------
@@ -101,14 +109,37 @@ class Cascade:
                 if self._semantic is None and self._semantic_error is None:
                     try:
                         taxonomy = self.taxonomy
-                        prepare, translit = self.lemmas.prepare, self.translit
-                        examples = [(intent, translit(prepare(text))) for intent, text in (taxonomy.examples() if taxonomy is not None else [])]
+                        encoder: IntentEncoder = self.resources.get("intent_encoder")
+                        examples = [(intent, encoder.prepare_example(text)) for intent, text in (taxonomy.examples() if taxonomy is not None else [])]
                         digest = hashlib.sha256("\x1e".join(f"{intent}\x1f{text}" for intent, text in examples).encode()).hexdigest()[:16]
                         cache_dir = Path(self.resources.settings.embeddings.cache_dir)
-                        self._semantic = SemanticIndex(self.resources.get("embedder"), examples, digest, cache_dir)
+                        self._semantic = SemanticIndex(encoder, examples, digest, cache_dir)
+                        self._encoder = encoder
                     except Exception as exc:  # noqa: BLE001 - no model: the cascade serves without stage 4
                         self._semantic_error = f"{type(exc).__name__}: {exc}"
         return self._semantic
+
+    def _overturn_on(self) -> bool:
+        """Whether the semantic stage may replace roots/lemmas decisions (the model's calibration)."""
+        self.semantic_index()
+        calibration = self._encoder.calibration if self._encoder is not None else None
+        return calibration is not None and calibration.overturn < 1.0
+
+    @staticmethod
+    def _semantic_scores(index: SemanticIndex, encoder: IntentEncoder, prepared: str, neighbours: int) -> dict[str, float]:
+        """Per-intent similarity: nearest examples, learned intent vectors, or a mix (calibration.scoring)."""
+        calibration = encoder.calibration
+        scoring = calibration.scoring if calibration else "examples"
+        if scoring == "examples":
+            return index.scores(prepared, neighbours)
+        vectors = encoder.intent_scores(encoder.encode([prepared])[0])
+        if not vectors:  # no intent matrix saved with this model: examples only
+            return index.scores(prepared, neighbours)
+        if scoring == "intents":
+            return vectors
+        weight = calibration.mix if calibration else 0.5
+        examples = index.scores(prepared, neighbours)
+        return {intent: (1 - weight) * value + weight * vectors.get(intent, value) for intent, value in examples.items()}
 
     # -- classification -------------------------------------------------------------------------
     def classify(self, text: str, context: Mapping[str, Any] | None = None, *, semantic: bool = True, run_all: bool = False) -> dict[str, Any]:
@@ -119,19 +150,23 @@ class Cascade:
         stages: dict[str, dict[str, Any]] = {}
         timings: dict[str, float] = {}
         best: dict[str, tuple[float, str]] = {}  # intent → (confidence, stage)
-        support: dict[str, float] = {}  # intent → sum of every stage's confidence (agreement)
+        support: dict[str, float] = {}  # intent → sum over stages of each stage's best confidence (agreement)
+        per_stage: dict[str, dict[str, float]] = {}  # stage → intent → its best confidence there
         decided: tuple[str, float, str] | None = None
         pattern_text: str | None = None
         matched: str | None = None
 
         def offer(stage: str, ranked: list[tuple[str, float]]) -> None:
-            seen: dict[str, float] = {}
+            # A stage offered twice (the pattern hit, then its ranking) counts once per intent:
+            # agreement means other stages, not the same evidence again.
+            seen = per_stage.setdefault(stage, {})
             for intent, confidence in ranked:
-                seen[intent] = max(seen.get(intent, 0.0), confidence)
+                previous = seen.get(intent, 0.0)
+                if confidence > previous:
+                    seen[intent] = confidence
+                    support[intent] = support.get(intent, 0.0) + confidence - previous
                 if confidence > best.get(intent, (0.0, ""))[0]:
                     best[intent] = (confidence, stage)
-            for intent, confidence in seen.items():
-                support[intent] = support.get(intent, 0.0) + confidence
 
         def leader() -> tuple[str, float, str] | None:
             if not best:
@@ -174,20 +209,37 @@ class Cascade:
 
         nearest: list[tuple[str, float]] = []
         similarity: dict[str, float] = {}
-        if "semantic" in self.enabled and text and semantic and (decided is None or run_all):
+        rescue, rerank = config.semantic_rescue, config.semantic_rerank
+        overturnable = decided is not None and decided[2] in ("roots", "lemmas")
+        if "semantic" in self.enabled and text and semantic and (decided is None or run_all or (overturnable and self._overturn_on())):
             t0 = time.perf_counter()
             index = self.semantic_index()
-            if index is None:
+            encoder = self._encoder
+            if index is None or encoder is None:
                 stages["semantic"] = {"available": False, "error": self._semantic_error}
             else:
-                scores = index.scores(self.translit(text), config.semantic_neighbours)
+                calibration = encoder.calibration
+                neighbours = calibration.neighbours if calibration else config.semantic_neighbours
+                rescue = calibration.rescue if calibration else config.semantic_rescue
+                rerank = calibration.rerank if calibration else config.semantic_rerank
+                scores = self._semantic_scores(index, encoder, encoder.prepare_message(text), neighbours)
                 similarity = scores
                 nearest = sorted(scores.items(), key=lambda item: -item[1])[: config.top_k]
-                ranked = [(intent, config.semantic_confidence(similarity)) for intent, similarity in nearest]
-                stages["semantic"] = {"available": True, "top": [list(item) for item in ranked], "similarity": [[intent, round(value, 4)] for intent, value in nearest], "model": index.embedder.name}
+                ranked = [(intent, config.semantic_confidence(value, calibration)) for intent, value in nearest]
+                stages["semantic"] = {"available": True, "top": [list(item) for item in ranked], "similarity": [[intent, round(value, 4)] for intent, value in nearest], "model": index.embedder.name, "source": encoder.source, "reason": encoder.reason}
                 lead = leader()
-                offer("semantic", ranked[:1])
-                if decided is None and ranked and ranked[0][1] >= config.semantic_threshold and (lead is None or ranked[0][1] > lead[1]):
+                # A careful model speaks only where the keyword stages are weak (calibration.acts_below).
+                acts = calibration is None or lead is None or lead[1] < calibration.acts_below
+                if acts:
+                    offer("semantic", ranked[:1])
+                if acts and decided is None and ranked and ranked[0][1] >= config.semantic_threshold and (lead is None or ranked[0][1] > lead[1]):
+                    decided = (ranked[0][0], ranked[0][1], "semantic")
+                elif (
+                    overturnable and decided is not None and calibration and ranked and ranked[0][0] != decided[0] and ranked[0][1] >= calibration.overturn
+                    and nearest[0][1] - scores.get(decided[0], -1.0) >= calibration.overturn_margin
+                ):
+                    # A confident model that disagrees with a weak keyword stage wins (chosen by CV).
+                    stages["semantic"]["overturned"] = [decided[0], decided[2]]
                     decided = (ranked[0][0], ranked[0][1], "semantic")
             timings["semantic"] = (time.perf_counter() - t0) * 1e6
 
@@ -195,15 +247,15 @@ class Cascade:
             # No stage was sure: stages that agree on an intent reinforce it.
             bonus = config.agreement_bonus
             fused = {intent: min(0.99, value[0] + bonus * (support.get(intent, value[0]) - value[0])) for intent, value in best.items()}
-            if similarity and len(fused) > 1 and config.semantic_rerank:
+            if similarity and len(fused) > 1 and rerank:
                 # Among the keyword candidates, the one whose examples the message resembles most gains.
                 candidates = list(fused)
                 mean = sum(similarity.get(intent, 0.0) for intent in candidates) / len(candidates)
-                fused = {intent: value + config.semantic_rerank * (similarity.get(intent, 0.0) - mean) for intent, value in fused.items()}
+                fused = {intent: value + rerank * (similarity.get(intent, 0.0) - mean) for intent, value in fused.items()}
             lead_intent = max(fused, key=fused.__getitem__) if fused else None
             if lead_intent is not None and fused[lead_intent] >= config.min_confidence:
                 decided = (lead_intent, fused[lead_intent], "fallback")
-            elif nearest and nearest[0][1] >= config.semantic_rescue:
+            elif nearest and nearest[0][1] >= rescue:
                 # Nothing else has any evidence: a close example is a better guess than "unclear".
                 decided = (nearest[0][0], config.min_confidence, "semantic")
             else:

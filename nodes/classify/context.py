@@ -46,8 +46,26 @@ def load_phase_rules(bundle: ConfigBundle) -> PhaseRules:
     return rules or _DEFAULT_RULES
 
 
+# Every understanding node of a turn (classifier, a dozen refinement layers) derives the same
+# context from the same inputs: remember the last derivation per rules object and hand out copies.
+_LAST: dict[int, tuple[PhaseRules, tuple[Any, ...], dict[str, Any]]] = {}
+
+
 def derive_context(state: Mapping[str, Any], rules: PhaseRules | None = None) -> dict[str, Any]:
     """The context a stage may use; supplied ``dialogue_context`` wins over conversation fields."""
+    rules = rules or _DEFAULT_RULES
+    supplied = state.get("dialogue_context")
+    key = (dict(supplied) if isinstance(supplied, Mapping) else supplied, state.get("conv.state"), state.get("conv.last_action"),
+           state.get("conv.last_bot_message"), state.get("conv.last_intent"), state.get("turn_index"))
+    last = _LAST.get(id(rules))
+    if last is not None and last[0] is rules and last[1] == key:
+        return dict(last[2])
+    context = _derive(state, rules)
+    _LAST[id(rules)] = (rules, key, context)
+    return dict(context)
+
+
+def _derive(state: Mapping[str, Any], rules: PhaseRules) -> dict[str, Any]:
     supplied = state.get("dialogue_context") or {}
     context: dict[str, Any] = {key: supplied[key] for key in CONTEXT_KEYS if supplied.get(key) not in (None, "")}
     if not supplied:
@@ -57,7 +75,6 @@ def derive_context(state: Mapping[str, Any], rules: PhaseRules | None = None) ->
                 context[key] = value
         if state.get("turn_index"):
             context.setdefault("turn", state.get("turn_index"))
-    rules = rules or _DEFAULT_RULES
     phase = context.get("state")
     if "spin_phase" not in context and isinstance(phase, str) and rules.state_prefix and phase.startswith(rules.state_prefix):
         context["spin_phase"] = phase[len(rules.state_prefix):]

@@ -17,7 +17,7 @@ from typing import Any
 __all__ = ["required_literals", "PatternIndex"]
 
 _MIN_LITERAL = 2
-_KEY = 2  # bucket key length: the first characters of each literal
+_KEY = 3  # bucket key length: the first characters of each literal (measured: 3 beats 2, 4, 5)
 
 _LITERAL = sre_constants.LITERAL
 _SUBPATTERN = sre_constants.SUBPATTERN
@@ -55,7 +55,8 @@ def _requirements(items: Sequence[tuple[Any, Any]]) -> list[frozenset[str]]:
             continue
         flush()
         if op is _SUBPATTERN:
-            found.extend(_requirements(list(arg[-1])))
+            if not arg[1] & re.IGNORECASE:  # a scoped (?i:…) group may match its literals in any case
+                found.extend(_requirements(list(arg[-1])))
         elif _ATOMIC is not None and op is _ATOMIC:
             found.extend(_requirements(list(arg)))
         elif op is _BRANCH:
@@ -92,11 +93,23 @@ class PatternIndex:
         self.compiled = [re.compile(pattern) for pattern in patterns]
         self.literals: list[frozenset[str] | None] = [required_literals(pattern) for pattern in patterns]
         self.always = [i for i, literals in enumerate(self.literals) if literals is None]
-        buckets: dict[str, list[tuple[str, int]]] = {}
+        # Literals of at least _KEY characters are bucketed by their first _KEY characters; a
+        # message looks up only the _KEY-grams it contains (one set intersection), then checks
+        # each literal of a hit bucket as a substring. Shorter literals (few) are checked
+        # directly. Each literal is checked once, with every pattern position requiring it.
+        buckets: dict[str, dict[str, list[int]]] = {}
+        short: dict[str, list[int]] = {}
         for position, literals in enumerate(self.literals):
             for literal in literals or ():
-                buckets.setdefault(literal[:_KEY], []).append((literal, position))
-        self._buckets = buckets
+                if len(literal) < _KEY:
+                    short.setdefault(literal, []).append(position)
+                else:
+                    buckets.setdefault(literal[:_KEY], {}).setdefault(literal, []).append(position)
+        self._buckets: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {
+            key: tuple((literal, tuple(positions)) for literal, positions in group.items()) for key, group in buckets.items()
+        }
+        self._keys = frozenset(self._buckets)
+        self._short = tuple((literal, tuple(positions)) for literal, positions in short.items())
 
     @property
     def indexed_share(self) -> float:
@@ -104,15 +117,15 @@ class PatternIndex:
 
     def candidates(self, text: str) -> list[int]:
         """Positions (ascending) of every pattern that might match ``text``."""
-        buckets = self._buckets
         found = set(self.always)
-        get = buckets.get
-        for i in range(len(text) - _KEY + 1):
-            bucket = get(text[i:i + _KEY])
-            if bucket is not None:
-                for literal, position in bucket:
-                    if position not in found and text.startswith(literal, i):
-                        found.add(position)
+        for literal, positions in self._short:
+            if literal in text:
+                found.update(positions)
+        buckets = self._buckets
+        for key in self._keys.intersection([text[i:i + _KEY] for i in range(len(text) - _KEY + 1)]):
+            for literal, positions in buckets[key]:
+                if literal in text:
+                    found.update(positions)
         return sorted(found)
 
     def search(self, text: str) -> list[tuple[int, re.Match[str]]]:

@@ -44,6 +44,7 @@ class _IntentEntry(BaseModel):
     description: str = ""
     examples: list[str] = Field(default_factory=list)
     also_in: list[str] = Field(default_factory=list)
+    aliases: list[str] = Field(default_factory=list, description="other names of this intent (e.g. the original system's); a label written with an alias means this intent")
 
 
 class _IntentFile(BaseModel):
@@ -79,6 +80,7 @@ class IntentSpec:
     description: str = ""
     examples: tuple[str, ...] = ()
     also_in: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
     file: str = ""
     line: int = 0
 
@@ -92,6 +94,11 @@ class Taxonomy:
     base_categories: frozenset[str] = frozenset()
     composed_categories: frozenset[str] = frozenset()
     category_descriptions: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)  # alias → intent
+
+    def canonical(self, name: str) -> str:
+        """The intent ``name`` stands for: itself, or the intent that declares it as an alias."""
+        return name if name in self.intents else self.aliases.get(name, name)
 
     @property
     def names(self) -> list[str]:
@@ -131,6 +138,7 @@ def load_taxonomy(bundle: ConfigBundle) -> Taxonomy:
     members: dict[str, set[str]] = {}
     descriptions: dict[str, str] = {}
     also_in_refs: list[tuple[LoadedYaml, tuple[str | int, ...], str, str]] = []
+    alias_refs: list[tuple[LoadedYaml, tuple[str | int, ...], str, str]] = []
     for doc in bundle.glob("yaml_config/intents/*.yaml"):
         if doc.file.rsplit("/", 1)[-1].startswith("_"):
             continue
@@ -155,8 +163,10 @@ def load_taxonomy(bundle: ConfigBundle) -> Taxonomy:
             examples = [example.strip() for example in entry.examples if example and example.strip()]
             if len(examples) < MIN_EXAMPLES:
                 bundle.add([doc.issue(loc + ("examples",), f"intent '{name}' has {len(examples)} example(s), at least {MIN_EXAMPLES} are needed", "Add natural client phrasings in Russian")])
-            intents[name] = IntentSpec(name, category, entry.description, tuple(examples), tuple(entry.also_in), doc.file, doc.key_line(loc))
+            intents[name] = IntentSpec(name, category, entry.description, tuple(examples), tuple(entry.also_in), tuple(entry.aliases), doc.file, doc.key_line(loc))
             members[category].add(name)
+            for index, alias in enumerate(entry.aliases):
+                alias_refs.append((doc, loc + ("aliases", index), alias, name))
             for index, other in enumerate(entry.also_in):
                 also_in_refs.append((doc, loc + ("also_in", index), other, name))
     base = frozenset(members)
@@ -169,10 +179,26 @@ def load_taxonomy(bundle: ConfigBundle) -> Taxonomy:
         intents[UNCLEAR] = IntentSpec(UNCLEAR, UNCLEAR_CATEGORY, "The message could not be understood.")
         members.setdefault(UNCLEAR_CATEGORY, set()).add(UNCLEAR)
         base = base | {UNCLEAR_CATEGORY}
+    aliases = _resolve_aliases(bundle, alias_refs, intents)
     categories = {name: frozenset(values) for name, values in members.items()}
     composed = _load_composed(bundle, intents, categories, base)
     categories.update(composed)
-    return Taxonomy(intents, categories, base, frozenset(composed), descriptions)
+    return Taxonomy(intents, categories, base, frozenset(composed), descriptions, aliases)
+
+
+def _resolve_aliases(bundle: ConfigBundle, refs: list[tuple[LoadedYaml, tuple[str | int, ...], str, str]], intents: dict[str, IntentSpec]) -> dict[str, str]:
+    """alias → intent; an alias must be snake_case, not an intent's name, and declared once."""
+    aliases: dict[str, str] = {}
+    for doc, loc, alias, name in refs:
+        if not _NAME.match(alias):
+            bundle.add([doc.issue(loc, f"alias '{alias}' is not snake_case", "Use lowercase letters, digits and _")])
+        elif alias in intents:
+            bundle.add([doc.issue(loc, f"alias '{alias}' is the name of an intent ({intents[alias].file}:{intents[alias].line})", "Remove the alias or merge the two intents")])
+        elif alias in aliases:
+            bundle.add([doc.issue(loc, f"alias '{alias}' is already an alias of '{aliases[alias]}'", "Keep it on one intent")])
+        else:
+            aliases[alias] = name
+    return aliases
 
 
 def _load_composed(bundle: ConfigBundle, intents: dict[str, IntentSpec], categories: dict[str, frozenset[str]], base: frozenset[str]) -> dict[str, frozenset[str]]:

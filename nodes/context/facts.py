@@ -75,14 +75,22 @@ FLOW_FACTS: dict[str, FactSpec] = {**ENVELOPE_FACTS, **OBJECTION_FACTS}
 POLICY_FACTS: dict[str, FactSpec] = {**ENVELOPE_FACTS, **OBJECTION_FACTS, **DECISION_FACTS}
 
 
+# (schema, its (name, default) pairs) per schema object: three nodes fill every fact each turn.
+_DEFAULTS: dict[int, tuple[Mapping[str, FactSpec], tuple[tuple[str, Any], ...]]] = {}
+
+
 def with_defaults(values: Mapping[str, Any] | None, schema: Mapping[str, FactSpec]) -> dict[str, Any]:
     """Every fact of ``schema``: the given value, else the default (lists as lists)."""
     values = values or {}
+    known = _DEFAULTS.get(id(schema))
+    if known is None or known[0] is not schema or len(known[1]) != len(schema):
+        known = _DEFAULTS[id(schema)] = (schema, tuple((name, spec.default) for name, spec in schema.items()))
+    get = values.get
     out: dict[str, Any] = {}
-    for name, spec in schema.items():
-        value = values.get(name, spec.default)
+    for name, default in known[1]:
+        value = get(name, default)
         if value is None:
-            value = spec.default
+            value = default
         out[name] = list(value) if isinstance(value, (list, tuple)) else value
     return out
 

@@ -95,12 +95,13 @@ class Extractor:
     # -- pieces ------------------------------------------------------------------------------
     @staticmethod
     def _count(tokens: list[Token], numbers: list[NumberSpan], spec: CountSpec, used: set[int], exclude: list[str]) -> int | None:
+        nouns, excluded = tuple(spec.nouns), tuple(exclude)  # str.startswith takes a tuple: one C call per token
         for span in numbers:
             if span.first in used or span.value != int(span.value) or not 0 < span.value <= spec.max_value:
                 continue
             window = range(span.last + 1, min(len(tokens), span.last + 2 + spec.max_gap))
-            hit = next((i for i in window if any(tokens[i].text.startswith(noun) for noun in spec.nouns)), None)
-            blocked = next((i for i in window if i != hit and any(tokens[i].text.startswith(noun) for noun in exclude)), None)
+            hit = next((i for i in window if tokens[i].text.startswith(nouns)), None)
+            blocked = next((i for i in window if i != hit and tokens[i].text.startswith(excluded)), None)
             if hit is not None and (blocked is None or hit < blocked):
                 used.add(span.first)
                 return int(span.value)
@@ -109,8 +110,8 @@ class Extractor:
                 continue
             before = [tokens[i].text for i in range(max(0, span.first - 2), span.first)]
             after = tokens[span.last + 1].text if span.last + 1 < len(tokens) else ""
-            if any(word in spec.lead_words for word in before) and not any(after.startswith(noun) for noun in exclude) and not after[:1].isdigit():
-                if after and any(after.startswith(stem) for stem in ("тыс", "млн", "тенге", "тг", "руб", "процент", "раз", "год", "лет", "мес", "дн", "час")):
+            if any(word in spec.lead_words for word in before) and not after.startswith(excluded) and not after[:1].isdigit():
+                if after and after.startswith(("тыс", "млн", "тенге", "тг", "руб", "процент", "раз", "год", "лет", "мес", "дн", "час")):
                     continue
                 used.add(span.first)
                 return int(span.value)

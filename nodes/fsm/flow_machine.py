@@ -2,9 +2,8 @@
 
 The decision (which move) is made by ``decide`` from the flow's priorities; the Machine
 then executes it, so only moves declared in the YAML can ever happen (``auto_transitions``
-is off). Conversations join the flow's single Machine as models for the duration of one
-trigger and leave again (NOTES.md: a Machine per conversation costs 0.5–1.6 ms, add/remove
-~0.1 ms). Every turn records ``transition`` = {from, to, trigger, rule, why, …}; a failure
+is off). The flow's single Machine drives one model, set to the conversation's state before
+each trigger (NOTES.md: a Machine per conversation costs 0.5–1.6 ms, add/remove ~0.1 ms). Every turn records ``transition`` = {from, to, trigger, rule, why, …}; a failure
 leaves the state and the FSM memory unchanged and is recorded as ``transition.error``.
 """
 from __future__ import annotations
@@ -26,7 +25,7 @@ __all__ = ["FlowMachine", "FlowRunner", "FlowMachineConfig"]
 
 
 class _Model:
-    """The object ``transitions`` drives: one per trigger, removed right after."""
+    """The object ``transitions`` drives: one per runner, set to the conversation's state per trigger."""
 
     def __init__(self) -> None:
         self.state = ""
@@ -47,20 +46,22 @@ class FlowRunner:
         self.machine = Machine(model=None, states=list(flow.states), transitions=transitions, initial=flow.initial, auto_transitions=False, send_event=False)
         self._lock = threading.Lock()
         self._forward = {name: forward_states(flow, name) for name in flow.states}
+        # One model joins the Machine once (add_model per turn cost ~0.1 ms); each trigger
+        # starts it from the conversation's state and the lock keeps triggers one at a time.
+        self._model = _Model()
+        self.machine.add_model(self._model, initial=flow.initial)
 
     def apply(self, current: str, target: str) -> tuple[str, str]:
         """Run the trigger for ``current → target``; return (new state, trigger name)."""
         trigger = "stay" if target == current else f"go:{target}"
-        model = _Model()
+        model = self._model
         with self._lock:
-            self.machine.add_model(model, initial=current)
-            try:
-                model.trigger(trigger)  # type: ignore[attr-defined]  # added by add_model
-            finally:
-                self.machine.remove_model(model)
-        if model.state != target:
-            raise EngineError(f"flow '{self.flow.name}': trigger {trigger!r} from '{current}' ended in '{model.state}', expected '{target}'")
-        return model.state, trigger
+            self.machine.set_state(current, model)
+            model.trigger(trigger)  # type: ignore[attr-defined]  # added by add_model
+            reached = model.state
+        if reached != target:
+            raise EngineError(f"flow '{self.flow.name}': trigger {trigger!r} from '{current}' ended in '{reached}', expected '{target}'")
+        return reached, trigger
 
     def remember(self, memory: Mapping[str, Any], current: str, target: str, turn: int) -> dict[str, Any]:
         """The FSM memory after a move (detour return point, phase history, phases done)."""

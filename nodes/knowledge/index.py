@@ -41,6 +41,7 @@ from nodes.knowledge.settings import RetrievalSettings, StageSettings
 
 __all__ = ["KnowledgeRetriever", "Retrieval", "Candidate", "retrieval_tokens"]
 
+_LEMMA_MEMO = 20_000  # query lemmas whose section hits are remembered before the memo starts over
 _TOKEN = re.compile(r"[0-9a-zа-яё]+(?:\.[0-9]+)*")
 # Clause boundaries: sentence ends, and «, а …» / «, но …» / «, кстати …» inside a sentence.
 _CLAUSE = re.compile(r"(?<=[.!?])\s+|,\s*(?=(?:а|но|кстати|и ещё|и еще|ещё|еще|также)\s)")
@@ -52,8 +53,11 @@ def retrieval_tokens(text: str) -> list[str]:
 
 
 def _contains(tokens: Sequence[str], phrase: tuple[str, ...]) -> bool:
+    first = phrase[0]
+    if first not in tokens:  # the usual case, answered by one scan in C
+        return False
     width = len(phrase)
-    return any(tuple(tokens[start:start + width]) == phrase for start in range(len(tokens) - width + 1))
+    return any(tokens[start] == first and tuple(tokens[start:start + width]) == phrase for start in range(len(tokens) - width + 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,7 @@ class Retrieval:
     title: str = ""
     scope: str = "message"  # message | question (a question clause of a longer message)
     unmet_focus: list[str] = field(default_factory=list)  # kinds of question (price, …) the top section cannot answer
+    semantic_skipped: str | None = None  # why the semantic stage did not embed the message (not_a_question)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -95,6 +100,7 @@ class Retrieval:
             "unmet_focus": self.unmet_focus,
             "candidates": [candidate.as_dict() for candidate in self.candidates],
             "stage_scores": {name: round(value, 4) for name, value in self.stage_scores.items()},
+            **({"semantic_skipped": self.semantic_skipped} if self.semantic_skipped else {}),
         }
 
 
@@ -146,6 +152,7 @@ class KnowledgeRetriever:
         self._build_exact()
         self._build_lemma()
         self._semantic: tuple[np.ndarray, np.ndarray] | None = None
+        self._groups_of: tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None] | None = None
         self.last_semantic_error: str | None = None
         # Which kinds of question (price, time, place) each section's answer can satisfy.
         self._focus = list(settings.question_focus)
@@ -247,6 +254,7 @@ class KnowledgeRetriever:
             section_terms.append(terms)
             name_terms.append(frozenset(names))
         self._lemmas = _Lexicon(section_terms, name_terms)
+        self._lemma_hits: dict[str, tuple[tuple[int, float, str, float, bool], ...]] = {}
         length = self.settings.stem_length
         self._stems: dict[str, list[str]] = {}
         for term in self._lemmas.idf:
@@ -261,28 +269,50 @@ class KnowledgeRetriever:
         total = sum(query.values())
         if not total:
             return {}
-        stem_factor = self.settings.stem_factor
         gathered: dict[int, float] = {}
         query_hits: dict[int, dict[str, float]] = {}  # section → query lemma → factor (title hits only)
         title_hits: dict[int, dict[str, float]] = {}  # section → title word → factor
+        lemma_hits = self._lemma_hits
         for lemma, idf in query.items():
-            best: dict[int, tuple[float, str, float]] = {}  # section → (weight, term, factor)
-            for term, factor in self._expansions(lemma, stem_factor):
-                for index, weight in lexicon.postings.get(term, ()):
-                    value = weight * factor
-                    if value > best.get(index, (0.0, "", 0.0))[0]:
-                        best[index] = (value, term, factor)
-            for index, (value, term, factor) in best.items():
+            hits_of_lemma = lemma_hits.get(lemma)
+            if hits_of_lemma is None:
+                hits_of_lemma = self._hits_of(lemma)
+            for index, value, term, factor, in_title in hits_of_lemma:
                 gathered[index] = gathered.get(index, 0.0) + idf * value
-                if term in lexicon.name_terms[index]:
+                if in_title:
                     query_hits.setdefault(index, {})[lemma] = factor
                     hits = title_hits.setdefault(index, {})
                     hits[term] = max(hits.get(term, 0.0), factor)
+        # Most candidates share no title word: their agreement is 0 and ``_finish`` reduces to
+        # the same two operations, done inline here (same floats, bit for bit).
+        keep = 1.0 - self.settings.focus_weight
+        bonus = self.settings.priority_bonus
+        priority = self._priority
         empty: dict[str, float] = {}
-        return {
-            index: self._finish(mass / total, query_hits.get(index, empty), title_hits.get(index, empty), query, total, lexicon, index)
-            for index, mass in gathered.items()
-        }
+        scores: dict[int, float] = {}
+        for index, mass in gathered.items():
+            if index in query_hits or index in title_hits:
+                scores[index] = self._finish(mass / total, query_hits.get(index, empty), title_hits.get(index, empty), query, total, lexicon, index)
+            else:
+                scores[index] = keep * (mass / total) + bonus * priority[index]
+        return scores
+
+    def _hits_of(self, lemma: str) -> tuple[tuple[int, float, str, float, bool], ...]:
+        """Per section the best (weight × factor, term, factor, term is a title word) over the
+        lemma and its stem expansions. It depends on the lemma only, so each is computed once
+        (bounded memo: ``_lemma_hits``)."""
+        lexicon = self._lemmas
+        best: dict[int, tuple[float, str, float]] = {}  # section → (weight, term, factor)
+        for term, factor in self._expansions(lemma, self.settings.stem_factor):
+            for index, weight in lexicon.postings.get(term, ()):
+                value = weight * factor
+                if value > best.get(index, (0.0, "", 0.0))[0]:
+                    best[index] = (value, term, factor)
+        found = tuple((index, value, term, factor, term in lexicon.name_terms[index]) for index, (value, term, factor) in best.items())
+        if len(self._lemma_hits) >= _LEMMA_MEMO:
+            self._lemma_hits.clear()
+        self._lemma_hits[lemma] = found
+        return found
 
     def _expansions(self, lemma: str, factor: float) -> list[tuple[str, float]]:
         """The lemma itself plus vocabulary words sharing its stem (доставлять ~ доставка)."""
@@ -301,11 +331,14 @@ class KnowledgeRetriever:
         question naming exactly the section's title («тариф Mini») beats an overview that
         merely lists the same words among its keywords.
         """
+        focus_weight = self.settings.focus_weight
+        bonus = self.settings.priority_bonus * self._priority[index]
+        if not query_hits and not title_hits:  # most candidates share no title word: agreement is 0 (same sum, bit for bit)
+            return (1.0 - focus_weight) * coverage + bonus
         query_side = sum(query.get(term, 0.0) * factor for term, factor in query_hits.items()) / total
         title_side = min(1.0, sum(lexicon.idf.get(term, 0.0) * factor for term, factor in title_hits.items()) / lexicon.name_mass[index])
         agreement = 2 * query_side * title_side / (query_side + title_side) if query_side + title_side else 0.0
-        focus_weight = self.settings.focus_weight
-        return (1.0 - focus_weight) * coverage + focus_weight * agreement + self.settings.priority_bonus * self._priority[index]
+        return (1.0 - focus_weight) * coverage + focus_weight * agreement + bonus
 
     # -- semantic stage --------------------------------------------------------------------
     def _semantic_matrix(self) -> tuple[Any, np.ndarray, np.ndarray]:
@@ -362,9 +395,31 @@ class KnowledgeRetriever:
         query = np.asarray(embedder.encode([text]), dtype=np.float32)[0]
         similarity = matrix @ query
         best = np.full(len(self._sections), -1.0, dtype=np.float32)
-        np.maximum.at(best, owners, similarity)
+        groups = self._owner_groups(owners)
+        if groups is None:
+            np.maximum.at(best, owners, similarity)
+        else:  # rows are grouped by section: one reduceat instead of the (slow) unbuffered ufunc.at
+            sections, starts = groups
+            best[sections] = np.maximum(best[sections], np.maximum.reduceat(similarity, starts))
         share = self.settings.stages.semantic.lexical_weight
-        return {index: share * lexical.get(index, 0.0) + (1.0 - share) * max(0.0, float(best[index])) for index in range(len(self._sections))}
+        keep = 1.0 - share
+        get = lexical.get
+        return {index: share * get(index, 0.0) + keep * max(0.0, value) for index, value in enumerate(best.tolist())}
+
+    def _owner_groups(self, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(section of each run, first row of each run) when the rows of every section are
+        contiguous (they are, as built); None otherwise."""
+        cached = self._groups_of
+        if cached is not None and cached[0] is owners:
+            return cached[1]
+        groups: tuple[np.ndarray, np.ndarray] | None = None
+        if len(owners):
+            starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+            sections = owners[starts]
+            if len(np.unique(sections)) == len(sections):
+                groups = (sections, starts)
+        self._groups_of = (owners, groups)
+        return groups
 
     def warm(self, semantic: bool = True) -> None:
         """Build the lazy parts now (morphology cache, the embedding matrix) — for benchmarks."""
@@ -385,13 +440,18 @@ class KnowledgeRetriever:
             return True
         return any(_contains(tokens, phrase) for phrase in self._marker_phrases)
 
-    def search(self, text: str, *, semantic: bool = True) -> Retrieval:
+    def search(self, text: str, *, semantic: bool = True, asked: bool = False) -> Retrieval:
         """Run the cascade on one (normalised) message.
 
         In a longer message with a question in it («у нас две точки, а рассрочка есть?») the
         words of the question clauses count fully and the surrounding words at
         ``context_weight``: the statement still gives context («у меня 5 магазинов. какой
         тариф подойдёт?») but no longer drowns the question (``scope`` = question).
+
+        With ``stages.semantic.only_questions`` the message is embedded only when it asks
+        something: «?» or a question word in it, or ``asked`` (the caller knows it is a question,
+        e.g. from its intent). A statement the lexical stages could not place is no question for
+        the knowledge base, and an embedding costs ~10 ms against ~0.3 ms for the rest.
         """
         clauses = [clause.strip() for clause in _CLAUSE.split(text) if clause and clause.strip()]
         weights: list[float] | None = None
@@ -401,13 +461,13 @@ class KnowledgeRetriever:
                 weights = []
                 for clause, asks in zip(clauses, asking, strict=True):
                     weights.extend([1.0 if asks else self.settings.context_weight] * len(retrieval_tokens(clause)))
-        result = self._search(text, semantic=semantic, weights=weights)
+        result = self._search(text, semantic=semantic, weights=weights, asked=asked or weights is not None)
         if weights is not None:
             result.scope = "question"
             result.is_question = True
         return result
 
-    def _search(self, text: str, *, semantic: bool = True, weights: Sequence[float] | None = None) -> Retrieval:
+    def _search(self, text: str, *, semantic: bool = True, weights: Sequence[float] | None = None, asked: bool = False) -> Retrieval:
         started = time.perf_counter()
         raw_tokens = retrieval_tokens(text)
         if weights is None or len(weights) != len(raw_tokens):
@@ -459,6 +519,9 @@ class KnowledgeRetriever:
             last = run("lemma", lemma_stage)
             if decided(last, stages.lemma):
                 return self._result(last, "lemma", question, stage_scores, timings, started, wanted=wanted)
+        skipped: str | None = None
+        if semantic and stages.semantic.enabled and stages.semantic.only_questions and not (question or asked):
+            semantic, skipped = False, "not_a_question"
         if semantic and stages.semantic.enabled and self._embedder_factory is not None and any(content):
             try:
                 last = run("semantic", lambda: self._semantic_scores(text, lexical))
@@ -470,8 +533,11 @@ class KnowledgeRetriever:
                 if decided(last, stages.semantic):
                     return self._result(last, "semantic", question, stage_scores, timings, started, wanted=wanted)
         if last and last[0].score >= self.settings.min_score:
-            return self._result(last, "best", question, stage_scores, timings, started, wanted=wanted)
-        return self._result(last, "none", question, stage_scores, timings, started, found=False)
+            result = self._result(last, "best", question, stage_scores, timings, started, wanted=wanted)
+        else:
+            result = self._result(last, "none", question, stage_scores, timings, started, found=False)
+        result.semantic_skipped = skipped
+        return result
 
     def _result(self, candidates: list[Candidate], stage: str, question: bool, stage_scores: dict[str, float], timings: dict[str, float], started: float,
                 found: bool = True, wanted: frozenset[str] = frozenset()) -> Retrieval:

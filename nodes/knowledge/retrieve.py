@@ -48,7 +48,7 @@ class KnowledgeRetrieve:
     """Cascade exact → lemma → semantic over ``yaml_config/knowledge``; thresholds from ``_retrieval.yaml``."""
 
     Config = KnowledgeRetrieveConfig
-    reads = frozenset({"text"})
+    reads = frozenset({"text", "intent"})
     writes = frozenset({"knowledge"})
 
     def __init__(self, config: KnowledgeRetrieveConfig, resources: Any) -> None:
@@ -57,9 +57,14 @@ class KnowledgeRetrieve:
         kb = resources.bundle.section("knowledge")
         if kb is None or not len(kb):
             raise EngineError("the knowledge base is empty; add yaml_config/knowledge/<topic>.yaml")
+        settings = resources.bundle.section("knowledge_retrieval")
+        taxonomy = resources.bundle.section("intents")
+        category = settings.stages.semantic.question_category if settings is not None else ""
+        self._question_intents: frozenset[str] = taxonomy.categories.get(category, frozenset()) if taxonomy is not None else frozenset()
 
     def run(self, state: Mapping[str, Any], ctx: NodeContext) -> dict[str, Any]:
         text = (state.get("text") or "")[: self.config.max_chars]
         retriever: KnowledgeRetriever = self._resources.get("knowledge_retriever")
-        result = retriever.search(text, semantic=ctx.flag(self.config.semantic_flag))
+        intent = state.get("intent")  # a question intent (``stages.semantic.question_category``) makes it a question
+        result = retriever.search(text, semantic=ctx.flag(self.config.semantic_flag), asked=intent in self._question_intents)
         return {"knowledge": result.as_dict()}

@@ -11,6 +11,7 @@ from functools import lru_cache
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.config import ConfigBundle, Regex, section
+from engine.registry import suggest
 
 __all__ = ["StageSettings", "QuestionFocus", "RetrievalSettings", "load_retrieval_settings", "RETRIEVAL_FILE"]
 
@@ -37,6 +38,8 @@ class FieldWeights(BaseModel):
 class SemanticSettings(StageSettings):
     lexical_weight: float = Field(default=0.5, ge=0, le=1, description="share of the lemma score in the fused semantic score")
     fields: list[str] = Field(default_factory=lambda: ["title", "questions"])
+    only_questions: bool = Field(default=True, description="embed the message only when it asks something: «?», a question word, or a question intent")
+    question_category: str = Field(default="all_questions", description="intent category (base or composed) that counts as a question")
 
     @model_validator(mode="after")
     def _known_fields(self) -> SemanticSettings:
@@ -105,6 +108,11 @@ def load_retrieval_settings(bundle: ConfigBundle) -> RetrievalSettings:
     if loaded is None:
         return RetrievalSettings()
     doc, parsed = loaded
+    category = parsed.stages.semantic.question_category
+    taxonomy = bundle.section("intents")
+    if taxonomy is not None and category not in taxonomy.categories:
+        bundle.add([doc.issue(("stages", "semantic", "question_category"), f"unknown intent category '{category}'",
+                              suggest(category, sorted(taxonomy.categories)) or "Use a category of yaml_config/intents/ or a composed one (all_questions)")])
     for word, target in parsed.synonyms.items():
         if word == target:
             bundle.add([doc.issue(("synonyms", word), f"synonym '{word}' maps to itself", "Remove the entry", key=True)])

@@ -73,23 +73,31 @@ class Turn:
     chain: list[dict[str, Any]]
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any]) -> Turn:
-        context = derive_context(state)
-        turn = context.get("turn")
-        try:
-            turn_number = int(turn) if turn not in (None, "") else int(state.get("turn_index") or 0)
-        except (TypeError, ValueError):
-            turn_number = int(state.get("turn_index") or 0)
+    def from_state(cls, state: Mapping[str, Any], *, with_context: bool = True) -> Turn:
+        """``with_context=False`` leaves ``context`` empty and ``turn`` 0: enough to record a
+        skipped layer, without deriving the dialogue context."""
         classification = state.get("classification")
-        return cls(
+        turn = cls(
             text=str(state.get("text") or ""),
             intent=str(state.get("intent") or "unclear"),
             confidence=float(state.get("intent_confidence") or 0.0),
             classification=classification if isinstance(classification, Mapping) else {},
-            context=context,
-            turn=turn_number,
+            context={},
+            turn=0,
             chain=list(state.get("refinement_chain") or ()),
         )
+        if with_context:
+            turn.add_context(state)
+        return turn
+
+    def add_context(self, state: Mapping[str, Any]) -> None:
+        """Fill ``context`` and ``turn`` from the dialogue context."""
+        self.context = derive_context(state)
+        turn = self.context.get("turn")
+        try:
+            self.turn = int(turn) if turn not in (None, "") else int(state.get("turn_index") or 0)
+        except (TypeError, ValueError):
+            self.turn = int(state.get("turn_index") or 0)
 
     @property
     def state(self) -> str:
@@ -192,7 +200,9 @@ class RefineLayer:
     # -- the node contract ---------------------------------------------------------------------
     def run(self, state: Mapping[str, Any], ctx: NodeContext) -> dict[str, Any]:
         try:
-            turn = Turn.from_state(state)
+            # The dialogue context is derived only for a layer that actually refines: a
+            # skipped layer records intent, confidence and the chain alone.
+            turn = Turn.from_state(state, with_context=False)
             if not self.enabled or not all(ctx.flag(flag) for flag in self.flags):
                 off = [flag for flag in self.flags if not ctx.flag(flag)]
                 return self.patch(turn, Outcome.skip("flag_off" if self.enabled else "disabled", {"flags_off": off} if off else None))
@@ -200,6 +210,7 @@ class RefineLayer:
                 earlier = [layer for layer in turn.refined_by() if layer not in self.overridable]
                 if earlier:
                     return self.patch(turn, Outcome.skip("refined_earlier", {"by": earlier}))
+            turn.add_context(state)
             return self.patch(turn, self.refine(turn, state))
         except Exception as exc:  # noqa: BLE001 - a layer failure keeps the classification as it was
             chain = state.get("refinement_chain")

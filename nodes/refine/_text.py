@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from nodes.classify.pattern_index import required_literals
 from nodes.refine.settings import AnswersFile
 
 __all__ = ["MarkerSet", "words", "word_count", "OptionReader"]
@@ -28,7 +29,7 @@ class MarkerSet:
     matching alternative tells which marker fired (for the trace).
     """
 
-    __slots__ = ("markers", "_regex", "_groups")
+    __slots__ = ("markers", "_regex", "_groups", "_literals")
 
     def __init__(self, markers: Iterable[str]) -> None:
         self.markers: tuple[str, ...] = tuple(markers)
@@ -39,13 +40,19 @@ class MarkerSet:
         for marker in self.markers:
             self._groups.append((group, marker))
             group += 1 + re.compile(marker).groups
+        # When every marker needs some literal (``pattern_index``), a text containing none of
+        # them cannot match: a few substring tests instead of running the alternation.
+        needs = [required_literals(marker) for marker in self.markers]
+        self._literals: tuple[str, ...] | None = (
+            tuple(sorted(frozenset().union(*needs))) if needs and all(need is not None for need in needs) else None  # type: ignore[arg-type]
+        )
 
     def __bool__(self) -> bool:
         return self._regex is not None
 
     def find(self, text: str) -> str | None:
         """The first marker (as written) found in ``text``, or None."""
-        if self._regex is None:
+        if self._regex is None or (self._literals is not None and not any(literal in text for literal in self._literals)):
             return None
         match = self._regex.search(text)
         if match is None:
@@ -56,7 +63,9 @@ class MarkerSet:
         return self.markers[0]
 
     def search(self, text: str) -> bool:
-        return self._regex is not None and self._regex.search(text) is not None
+        if self._regex is None or (self._literals is not None and not any(literal in text for literal in self._literals)):
+            return False
+        return self._regex.search(text) is not None
 
 
 class OptionReader:

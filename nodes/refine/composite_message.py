@@ -13,7 +13,9 @@ was collecting data (``action_expects_data`` / ``data_expecting_states`` /
    a question the data came with («У нас ресторан, 20 столов. Какие возможности есть?»,
    ``question_intents``/``question_categories``) is not lost: it leads
    ``secondary_intents``;
-3. not found → ``ambiguous_patterns`` («больше не нужно») resolve by action: a data-asking
+3. outside data context only ``content_free_intents`` (brevity, impatience: no content of
+   their own) yield, and only to ``content_free_fields``;
+4. not found → ``ambiguous_patterns`` («больше не нужно») resolve by action: a data-asking
    action makes it ``ambiguity_intent``; a rejection-context action keeps it.
 """
 from __future__ import annotations
@@ -65,6 +67,8 @@ class CompositeFile(LayerModel):
     ambiguity_intent: IntentName = "info_provided"
     ambiguity_confidence: float = Field(0.7, gt=0, le=1)
     state_phases: dict[str, str] = Field(default_factory=dict, description="state → phase when the context names none")
+    content_free_intents: list[IntentName] = Field(default_factory=list, description="meta intents with no content of their own: with data they yield to it in any context")
+    content_free_fields: list[str] = Field(default_factory=list, description="fields that count as data for content_free_intents outside data context")
 
 
 @register("refine.composite_message")
@@ -82,6 +86,7 @@ class CompositeMessage(RefineLayer):
         self.question_categories = tuple(settings.question_categories)
         self.states = frozenset(settings.data_expecting_states)
         self.phases = frozenset(settings.data_expecting_phases)
+        self.content_free = frozenset(settings.content_free_intents)
         self.patterns = {name: [re.compile(p) for p in field.extract_patterns] for name, field in settings.data_fields.items()}
         self.signals = {name: MarkerSet(markers) for name, markers in settings.meta_signals.items()}
         self.ambiguous = [(name, MarkerSet(item.patterns), item) for name, item in settings.ambiguous_patterns.items()]
@@ -123,10 +128,14 @@ class CompositeMessage(RefineLayer):
             return Outcome.skip("intent_not_refinable")
         expected = settings.action_expects_data.get(turn.last_action)
         phase = self._phase(turn)
-        if expected is None and turn.state not in self.states and phase not in self.phases:
-            return Outcome.skip("no_data_context")
         extracted = state.get("extracted") or {}
-        found = self._found([expected] if expected else [], turn.text, extracted) or self._found(settings.fallback_fields, turn.text, extracted)
+        if expected is None and turn.state not in self.states and phase not in self.phases:
+            # «если в двух словах — мебельный магазин, один продавец»: a brevity or impatience
+            # marker wrapped around business data is an answer wherever the dialogue is.
+            if turn.intent not in self.content_free or not (found := self._found(settings.content_free_fields, turn.text, extracted)):
+                return Outcome.skip("no_data_context")
+        else:
+            found = self._found([expected] if expected else [], turn.text, extracted) or self._found(settings.fallback_fields, turn.text, extracted)
         if found:
             signals = [name for name, markers in self.signals.items() if markers.search(turn.text)]
             target = settings.phase_intents.get(phase, settings.default_intent)

@@ -5,8 +5,9 @@ at or above ``min_confidence_to_accept`` with no question marker and no topic al
 accepted as it is. Otherwise, in order:
 
 1. **topic alignment** — the objection's topic (``topics``: objection_price → budget) is the
-   topic the bot just asked about (``topic_actions``: ask_about_budget → budget): the client
-   answered the question → ``topic_intents[intent]`` (info_provided);
+   topic the bot just asked about (``topic_actions``: ask_about_budget → budget; else the SPIN
+   phase, ``topic_phases``: need_payoff → need): the client answered the question →
+   ``topic_intents[intent]`` (info_provided; «нам это не нужно» after a need question → no_need);
 2. **question markers** — «?» or a question word opens a clause → ``question_intents[intent]``
    (objection_price → price_question), unless a ``statement_markers`` veto says the client
    states the objection («дорого. скидка есть?»);
@@ -55,6 +56,7 @@ class ObjectionFile(LayerModel):
     topics: dict[IntentName, str] = Field(default_factory=dict, description="objection → its topic")
     topic_actions: dict[str, list[str]] = Field(default_factory=dict, description="topic → bot actions that ask about it")
     topic_intents: dict[IntentName, IntentName] = Field(default_factory=dict, description="objection → intent when it answers its topic")
+    topic_phases: dict[str, list[str]] = Field(default_factory=dict, description="topic → SPIN phases whose questions ask about it (when no last action names it)")
     topic_default_intent: IntentName = "info_provided"
     topic_confidence: float = Field(0.75, gt=0, le=1)
     # rule 2
@@ -81,6 +83,7 @@ class ObjectionRefinement(RefineLayer):
         self.questions = MarkerSet(settings.question_markers)
         self.vetoes = {intent: MarkerSet(markers) for intent, markers in settings.statement_markers.items()}
         self.action_topics = {action: topic for topic, actions in settings.topic_actions.items() for action in actions}
+        self.phase_topics = {phase: topic for topic, phases in settings.topic_phases.items() for phase in phases}
         self.rules = [
             (name, rule, MarkerSet(rule.markers), frozenset(rule.intents))
             for name, rule in (("callback", settings.callback), ("interest", settings.interest), ("uncertainty", settings.uncertainty))
@@ -96,7 +99,8 @@ class ObjectionRefinement(RefineLayer):
         if not self._is_objection(intent):
             return self._by_state(turn)
         topic = settings.topics.get(intent)
-        aligned = topic is not None and self.action_topics.get(turn.last_action) == topic
+        asked_topic = self.action_topics.get(turn.last_action) or self.phase_topics.get(turn.phase)
+        aligned = topic is not None and asked_topic == topic
         question = self.questions.find(text)
         veto = self.vetoes.get(intent)
         stated = veto.find(text) if veto is not None else None
@@ -106,7 +110,7 @@ class ObjectionRefinement(RefineLayer):
         # Rule 1: the client answers the topic the bot asked about.
         if aligned:
             target = settings.topic_intents.get(intent, settings.topic_default_intent)
-            return Outcome.refine("topic_alignment", target, settings.topic_confidence, {"topic": topic, "last_action": turn.last_action})
+            return Outcome.refine("topic_alignment", target, settings.topic_confidence, {"topic": topic, "last_action": turn.last_action, "phase": turn.phase or None})
         # Rule 2: a question about the topic, not a statement of the objection.
         if asked:
             return Outcome.refine("question_markers", settings.question_intents[intent], settings.question_confidence, {"marker": question})

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from engine.node import NodeConfig, NodeContext
 from engine.registry import register
 from nodes.respond.directives import ReplyPart, collect_directives, shape
 from nodes.respond.templates import Composition, TemplatesFile, load_templates
-from nodes.respond.variations import Choice, ReplyMemory, choose_variant, record_use, split_sentences
+from nodes.respond.variations import Choice, ReplyMemory, choose_variant, record_use, sentence_key, split_sentences
 
 __all__ = ["TemplateResponder", "TemplateResponderConfig", "TemplatesFile", "load_templates"]
 
@@ -85,18 +86,23 @@ class _Builder:
     def drop_repeats(self) -> None:
         """Remove sentences said earlier in the conversation, unless nothing would remain."""
         kept: list[ReplyPart] = []
+        said = self.memory._keys()  # built once for every sentence of the reply
         for part in self.parts:
             sentences = split_sentences(part.text)
             ranks = part.ranks if part.ranks is not None and len(part.ranks) == len(sentences) else None
-            fresh = [index for index, sentence in enumerate(sentences) if not self.memory.said(sentence)]
+            fresh = [index for index, sentence in enumerate(sentences) if sentence_key(sentence) not in said]
             if fresh:
                 kept.append(ReplyPart(part.kind, " ".join(sentences[index] for index in fresh), part.source, [ranks[index] for index in fresh] if ranks else None))
         if kept:
             self.parts = kept
 
 
-def _stems(text: str) -> set[str]:
-    return {word[:5] for word in re.findall(r"[0-9a-zа-яё]+", text.lower().replace("ё", "е")) if len(word) >= 4 or word.isdigit()}
+_WORD = re.compile(r"[0-9a-zа-яё]+")
+
+
+@lru_cache(maxsize=8192)  # answer sentences come from the knowledge base: the same ones recur
+def _stems(text: str) -> frozenset[str]:
+    return frozenset(word[:5] for word in _WORD.findall(text.lower().replace("ё", "е")) if len(word) >= 4 or word.isdigit())
 
 
 def _relevance(sentences: list[str], question: str, focus: list[Any]) -> list[float]:

@@ -14,6 +14,7 @@ import string
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -35,14 +36,27 @@ _FORMATTER = string.Formatter()
 _MEMORY_LIMIT = 400
 
 
+# Replies are built from a bounded set of templates, so the same strings come back every
+# turn: the pure text helpers below are memoised (bounded caches).
 def split_sentences(text: str) -> list[str]:
     """Sentences of a reply (split after . ! ? … before a capital, digit or quote)."""
-    return [part.strip() for part in _SENTENCE_END.split(text.strip()) if part.strip()]
+    return list(_sentences(text))
 
 
+@lru_cache(maxsize=8192)
+def _sentences(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in _SENTENCE_END.split(text.strip()) if part.strip())
+
+
+@lru_cache(maxsize=16384)
 def sentence_key(sentence: str) -> int:
     """A short stable hash of a sentence, insensitive to case, punctuation and spacing."""
     return zlib.crc32(_NON_WORD.sub(" ", sentence.lower().replace("ё", "е")).strip().encode())
+
+
+@lru_cache(maxsize=8192)
+def _sentence_keys(text: str) -> tuple[int, ...]:
+    return tuple(sentence_key(sentence) for sentence in _sentences(text))
 
 
 def word_count(text: str) -> int:
@@ -56,17 +70,18 @@ def part_seed(seed: int, name: str) -> int:
 
 def slot_names(text: str) -> list[str]:
     """``{slot}`` names a template uses (format syntax)."""
-    names = []
-    for _literal, name, _spec, _conversion in _FORMATTER.parse(text):
-        if name:
-            names.append(name)
-    return names
+    return list(_slot_names(text))
+
+
+@lru_cache(maxsize=4096)
+def _slot_names(text: str) -> tuple[str, ...]:
+    return tuple(name for _literal, name, _spec, _conversion in _FORMATTER.parse(text) if name)
 
 
 def fill_slots(text: str, slots: Mapping[str, Any], labels: Mapping[str, Mapping[str, str]] | None = None) -> str | None:
     """Fill ``{slots}``; None when one is missing or empty (the variant is then not eligible)."""
     values: dict[str, str] = {}
-    for name in slot_names(text):
+    for name in _slot_names(text):
         raw = slots.get(name)
         if raw is None or raw == "" or raw == [] or isinstance(raw, bool):
             return None
@@ -107,14 +122,14 @@ class ReplyMemory:
     def said(self, sentence: str) -> bool:
         return sentence_key(sentence) in self._keys()
 
-    def repeats(self, text: str) -> int:
-        """How many sentences of ``text`` were already said."""
-        keys = self._keys()
-        return sum(1 for sentence in split_sentences(text) if sentence_key(sentence) in keys)
+    def repeats(self, text: str, keys: set[int] | None = None) -> int:
+        """How many sentences of ``text`` were already said (``keys``: ``_keys()`` if known)."""
+        if keys is None:
+            keys = self._keys()
+        return sum(1 for key in _sentence_keys(text) if key in keys)
 
     def remember(self, text: str) -> None:
-        for sentence in split_sentences(text):
-            self.sentences.append(sentence_key(sentence))
+        self.sentences.extend(_sentence_keys(text))
 
     def _keys(self) -> set[int]:
         return set(self.sentences)
@@ -155,7 +170,7 @@ def choose_variant(
     for index, variant in enumerate(variants):
         text = fill_slots(variant, slots or {}, labels)
         if text is not None:
-            filled.append((index, text.strip(), bool(slot_names(variant))))
+            filled.append((index, text.strip(), bool(_slot_names(variant))))
     if not filled:
         return None
     if not vary:
@@ -164,8 +179,10 @@ def choose_variant(
     used_set = set(used)
     fresh = [item for item in filled if item[0] not in used_set] or filled
     if memory is not None:
-        least = min(memory.repeats(text) for _index, text, _personal in fresh)
-        fresh = [item for item in fresh if memory.repeats(item[1]) == least]
+        keys = memory._keys()
+        repeated = [memory.repeats(text, keys) for _index, text, _personal in fresh]
+        least = min(repeated)
+        fresh = [item for item, count in zip(fresh, repeated, strict=True) if count == least]
     personal = [item for item in fresh if item[2]]
     pool = personal or fresh
     index, text, _personal = random.Random(part_seed(seed, action)).choice(pool)

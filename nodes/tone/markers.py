@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.config import ConfigBundle, section, validate_model
 from engine.registry import suggest
 from engine.yaml_loader import LoadedYaml
+from nodes.classify.pattern_index import PatternIndex
 from nodes.tone.catalogue import ToneCatalogue, unknown_tone_issue
 
 __all__ = ["MARKERS_FILE", "MarkerAnalyzer", "RegexVerdict", "load_markers"]
@@ -110,14 +111,24 @@ class MarkerAnalyzer:
         self.amplifiers = list(amplifiers)
         self.negation = negation
         self.default_tone = default_tone
+        # Markers indexed by a literal every match must contain: only markers whose literal
+        # occurs in the text are run (same results, see pattern_index). A marker compiled with
+        # flags of its own is given no literal, so it always runs.
+        self._index = PatternIndex([marker.regex.pattern if not marker.regex.flags & re.IGNORECASE else "(?i)" + marker.regex.pattern
+                                    for marker in self.markers])
+        self._sources = frozenset(marker.source for marker in self.markers)
 
     def analyze(self, text: str, message: str, emoji: Sequence[Mapping[str, Any]] = ()) -> RegexVerdict:
         evidence: dict[str, list[float]] = {}
         found: list[dict[str, Any]] = []
         sources = {"text": text, "message": message}
-        for marker in self.markers:
+        candidates = {source: frozenset(self._index.candidates(haystack)) if haystack and source in self._sources else frozenset()
+                      for source, haystack in sources.items()}
+        for position, marker in enumerate(self.markers):
+            if position not in candidates[marker.source]:
+                continue
             haystack = sources[marker.source]
-            match = marker.regex.search(haystack) if haystack else None
+            match = marker.regex.search(haystack)
             if match is None:
                 continue
             tone = marker.tone
@@ -161,6 +172,8 @@ class MarkerAnalyzer:
 
     @staticmethod
     def _shouting(message: str, caps: _Caps) -> bool:
+        if caps.min_words > 0 and _UPPER_WORD.search(message) is None:
+            return False  # the usual message: no capitalised word at all (cheapest test first)
         letters = _LETTER.findall(message)
         if len(letters) < caps.min_letters:
             return False

@@ -1,7 +1,8 @@
 """``tone.semantic``: tier 2 of the tone cascade — nearest reference examples per tone.
 
 Runs only when the tone decided so far is unsure (below ``cascade.escalate_below`` of its
-tier, ``tones.yaml``). Embeds ``text`` with the shared ``embedder`` resource, scores every
+tier, ``tones.yaml``) and the gate (``semantic_gate.yaml``, ``gate.py``) finds the message
+worth an embedding. Embeds ``text`` with the shared ``embedder`` resource, scores every
 tone's reference groups (``references.py``) and mixes in the regex tier's weak evidence
 (``semantic.carry_regex``). Any failure (no model, a bug) keeps the lower tier's answer and
 ``tone.tiers.semantic`` says why — the turn never loses its tone.
@@ -17,6 +18,7 @@ import numpy as np
 from engine.node import NodeConfig, NodeContext
 from engine.registry import register
 from nodes.tone.catalogue import CATALOGUE_FILE, ToneCatalogue, cannot_start, tone_value
+from nodes.tone.gate import SemanticGate
 from nodes.tone.references import REFERENCES_GLOB, ReferenceIndex
 
 __all__ = ["SemanticTone", "SemanticToneConfig"]
@@ -45,6 +47,7 @@ class SemanticTone:
             raise cannot_start(resources.bundle, "tone.semantic", REFERENCES_GLOB, "reference examples (groups of examples per tone)")
         self.catalogue = catalogue
         self.index = index
+        self.gate: SemanticGate = resources.bundle.section("tone_semantic_gate")
         self._cache_dir = resources.settings.embeddings.cache_dir
 
     def run(self, state: Mapping[str, Any], ctx: NodeContext) -> dict[str, Any]:
@@ -55,6 +58,9 @@ class SemanticTone:
             return {"tone": _with_tier(before, tiers, {"used": False, "reason": "lower_tier_confident"})}
         if not text:
             return self._keep(before, tiers, {"used": False, "reason": "empty_message"})
+        skipped = self.gate.skip_reason(text, before)
+        if skipped is not None:
+            return self._keep(before, tiers, {"used": False, "reason": skipped})
         started = time.perf_counter()
         try:
             embedder = self._resources.get("embedder")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -85,7 +86,9 @@ def test_round_trip_read_only_gives_back_identical_values(tmp_path: Path) -> Non
         for record, nodes in recorded:
             runs = store.node_runs("conv-a", record.turn)
             assert [run["seq"] for run in runs] == [0, 1, 2, 3]
-            assert runs == [dataclasses.asdict(node) | {"run_id": "run-1"} for node in nodes]
+            # inputs/outputs are stored as JSON values inside the turn row: equal values, compact text
+            assert [run | {"inputs": json.loads(run["inputs"]), "outputs": json.loads(run["outputs"])} for run in runs] == [
+                dataclasses.asdict(node) | {"run_id": "run-1", "inputs": json.loads(node.inputs), "outputs": json.loads(node.outputs)} for node in nodes]
         with pytest.raises(EngineError, match="read-only"):
             store.record(*make_turn("conv-a", 9))
 
@@ -106,7 +109,7 @@ def test_point_lookup_by_turn_key(tmp_path: Path) -> None:
         assert store.last_turn("conv-a")["turn"] == 19
         assert store.last_turn("nobody") is None
         _, indexes = store.query("SELECT table_name, expressions FROM duckdb_indexes() ORDER BY table_name")
-        assert indexes == [("node_runs", "[turn_key]"), ("turns", "[turn_key]")]
+        assert indexes == [("turns", "[turn_key]")]  # node_runs is a view over turns.nodes
 
 
 def test_conversations_newest_first_with_last_status(tmp_path: Path) -> None:
@@ -131,10 +134,12 @@ def test_rows_stay_in_the_journal_until_flush_every_n_turns(tmp_path: Path) -> N
         store.record(*make_turn("c", 1))
         assert raw_count_shared(path) == 0
         assert len(journal_lines(path)) == 1 + 2  # epoch header + one line per turn
-        store.record(*make_turn("c", 2))  # the third turn triggers the flush
+        store.record(*make_turn("c", 2))  # the third turn hands the batch to a background flush
+        assert len(journal_lines(path)) == 1  # a new generation: only its epoch header
+        store.wait_flushed()
+        assert not Path(f"{path}.journal.flushing").exists()  # the handed-off generation, gone once committed
         assert raw_count_shared(path) == 3
         assert raw_count_shared(path, "node_runs") == 9
-        assert len(journal_lines(path)) == 1  # only the new epoch header
         store.record(*make_turn("c", 3))
         assert len(store.turns("c")) == 4  # readers flush first
         assert len(journal_lines(path)) == 1
@@ -166,6 +171,9 @@ def test_crash_loses_nothing_already_recorded(tmp_path: Path) -> None:
     with TraceStore(path) as store:
         assert [t["turn"] for t in store.turns("crash")] == [0, 1, 2]
         assert [n["seq"] for n in store.node_runs("crash", 1)] == [0, 1, 2]
+        # inputs/outputs went into the journal as JSON values and come back as the same JSON text's values
+        assert [(json.loads(n["inputs"]), json.loads(n["outputs"])) for n in store.node_runs("crash", 1)] == [
+            ({"in": seq}, {"out": f"ответ {seq}"}) for seq in range(3)]
     assert raw_count(path) == 3 and raw_count(path, "node_runs") == 9
     assert not Path(f"{path}.journal").exists()
     with TraceStore(path) as store:
@@ -235,12 +243,12 @@ def test_second_writer_gets_a_clear_error(tmp_path: Path) -> None:
 def test_schema_version_recorded_and_newer_refused(tmp_path: Path) -> None:
     path = tmp_path / "t.duckdb"
     with TraceStore(path) as store:
-        assert store.schema_version() == TRACE_SCHEMA_VERSION == 1
+        assert store.schema_version() == TRACE_SCHEMA_VERSION == 3
     con = duckdb.connect(str(path))
     con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(TRACE_SCHEMA_VERSION + 1)])
     con.close()
     for read_only in (False, True):
-        with pytest.raises(EngineError, match=r"schema version 2, newer than this spinflow understands \(1\)"):
+        with pytest.raises(EngineError, match=r"schema version 4, newer than this spinflow understands \(3\)"):
             TraceStore(path, read_only=read_only)
     con = duckdb.connect(str(path))
     con.execute("UPDATE meta SET value = '0' WHERE key = 'schema_version'")
@@ -326,3 +334,136 @@ def test_closed_store_refuses_records_and_close_is_idempotent(tmp_path: Path) ->
     with pytest.raises(EngineError, match="closed"):
         store.record(*make_turn("c", 0))
     assert os.path.exists(tmp_path / "t.duckdb")
+
+
+# The layout of versions 1 and 2: a node_runs table with one row per node run.
+LEGACY_SCHEMA = """
+CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE turns (
+    turn_key VARCHAR, run_id VARCHAR, conversation_id VARCHAR, turn INTEGER, ts TIMESTAMP,
+    message VARCHAR, response VARCHAR, state_before VARCHAR, state_after VARCHAR,
+    graph_id VARCHAR, graph_hash VARCHAR, config_hash VARCHAR, flags VARCHAR,
+    duration_us DOUBLE, status VARCHAR, intent VARCHAR, state VARCHAR, action VARCHAR, inputs VARCHAR);
+CREATE TABLE node_runs (
+    turn_key VARCHAR, run_id VARCHAR, conversation_id VARCHAR, turn INTEGER, seq INTEGER,
+    node_id VARCHAR, node_type VARCHAR, start_us DOUBLE, duration_us DOUBLE, status VARCHAR,
+    inputs VARCHAR, outputs VARCHAR, error VARCHAR);
+CREATE INDEX turns_turn_key ON turns (turn_key);
+CREATE INDEX node_runs_turn_key ON node_runs (turn_key);
+"""
+
+
+def legacy_store(path: Path, version: int, turns: dict[str, list[int]]) -> None:
+    """A store in the version 1/2 layout (one row per node run) holding make_turn rows."""
+    con = duckdb.connect(str(path))
+    con.execute(LEGACY_SCHEMA)
+    con.execute("INSERT INTO meta VALUES ('schema_version', ?), ('journal_epoch', '')", [str(version)])
+    for conversation_id, numbers in turns.items():
+        for number in numbers:
+            record, nodes = make_turn(conversation_id, number)
+            row = dataclasses.astuple(record)
+            con.execute(f"INSERT INTO turns VALUES ({','.join('?' * len(row))})", [*row[:4], row[4].replace(tzinfo=None), *row[5:]])
+            for node in nodes:
+                values = dataclasses.astuple(node)
+                con.execute("INSERT INTO node_runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", [values[0], record.run_id, *values[1:]])
+    con.close()
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_legacy_store_is_read_as_is_and_migrated_to_one_row_per_turn_when_written(tmp_path: Path, version: int) -> None:
+    path = tmp_path / "old.duckdb"
+    legacy_store(path, version, {"old": [1, 2]})
+    expected = [(seq, json.loads(inputs), json.loads(outputs), error) for seq, inputs, outputs, error in
+                ((n.seq, n.inputs, n.outputs, n.error) for n in make_turn("old", 2)[1])]
+
+    def runs(store: TraceStore) -> list[tuple]:
+        return [(n["seq"], json.loads(n["inputs"]), json.loads(n["outputs"]), n["error"]) for n in store.node_runs("old", 2)]
+
+    with TraceStore(path, read_only=True) as reader:
+        assert reader.schema_version() == version
+        assert runs(reader) == expected
+    with TraceStore(path) as writer:
+        assert writer.schema_version() == 3
+        assert runs(writer) == expected
+        writer.record(*make_turn("new", 1))
+        assert writer.query("SELECT conversation_id, count(*) FROM node_runs GROUP BY 1 ORDER BY 1")[1] == [("new", 3), ("old", 6)]
+        assert writer.query("SELECT table_type FROM information_schema.tables WHERE table_name = 'node_runs'")[1] == [("VIEW",)]
+        assert writer.query("SELECT node_id, error FROM node_runs WHERE turn_key = 'old#000001' AND status = 'error'")[1] == [("node_1", "boom")]
+
+
+def test_shards_of_legacy_and_current_layout_read_as_one_store(tmp_path: Path) -> None:
+    legacy_store(tmp_path / "a.duckdb", 2, {"worker-a": [1, 2]})
+    with TraceStore(tmp_path / "b.duckdb") as store:
+        store.record(*make_turn("worker-b", 1))
+    with TraceStore.open_shards([tmp_path / "a.duckdb", tmp_path / "b.duckdb"]) as view:
+        assert [n["seq"] for n in view.node_runs("worker-a", 2)] == [0, 1, 2]
+        assert [n["seq"] for n in view.node_runs("worker-b", 1)] == [0, 1, 2]
+        assert view.query("SELECT conversation_id, count(*) FROM node_runs GROUP BY 1 ORDER BY 1")[1] == [("worker-a", 6), ("worker-b", 3)]
+
+
+def test_crash_during_a_background_flush_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "t.duckdb"
+    done = run_python(RECORD_THEN.format(root=str(ROOT), then="os._exit(1)"), str(path))
+    assert done.returncode == 1, done.stderr
+    # The writer died while its first generation (turns 0-2) was being flushed and turn 3 was
+    # already journaled in the next generation.
+    first = journal_lines(path)
+    os.replace(f"{path}.journal", f"{path}.journal.flushing")
+    later = json.loads(first[1])
+    later[:4] = ["crash#000003", later[1], "crash", 3]
+    Path(f"{path}.journal").write_text("\n".join([json.dumps({"epoch": "e2", "schema_version": 3}), json.dumps(later, ensure_ascii=False)]) + "\n",
+                                       encoding="utf-8")
+    with TraceStore(path, read_only=True) as reader:
+        assert [t["turn"] for t in reader.turns("crash")] == [0, 1, 2, 3]
+    with TraceStore(path) as store:
+        assert [t["turn"] for t in store.turns("crash")] == [0, 1, 2, 3]
+        assert [n["seq"] for n in store.node_runs("crash", 3)] == [0, 1, 2]
+    assert not Path(f"{path}.journal.flushing").exists() and not Path(f"{path}.journal").exists()
+    assert raw_count(path) == 4
+
+
+def test_generation_committed_by_a_background_flush_is_not_replayed_twice(tmp_path: Path) -> None:
+    # Death between the background commit and the deletion of .journal.flushing.
+    path = tmp_path / "t.duckdb"
+    with TraceStore(path, flush_every_turns=3) as store:
+        store.record(*make_turn("c", 0))
+        store.record(*make_turn("c", 1))
+        stale = Path(f"{path}.journal").read_bytes()  # the generation about to be handed off (its first two turns)
+        store.record(*make_turn("c", 2))
+        store.wait_flushed()
+        assert not Path(f"{path}.journal.flushing").exists()
+    Path(f"{path}.journal.flushing").write_bytes(stale)
+    with TraceStore(path) as store:
+        assert [t["turn"] for t in store.turns("c")] == [0, 1, 2]
+
+
+def test_failed_background_flush_is_reported_and_retried_with_every_turn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "t.duckdb"
+    store = TraceStore(path, flush_every_turns=2)
+    commit = store._commit
+    calls: list[int] = []
+
+    def failing_once(rows: list[tuple], epoch: str) -> None:  # DuckDB refusing the first write
+        calls.append(len(rows))
+        if len(calls) == 1:
+            raise duckdb.IOException("disk full (simulated)")
+        commit(rows, epoch)
+
+    monkeypatch.setattr(store, "_commit", failing_once)
+    try:
+        store.record(*make_turn("c", 0))
+        store.record(*make_turn("c", 1))  # handed off; that flush fails in the background
+        with pytest.raises(EngineError, match="disk full"):
+            store.wait_flushed()  # or the next record() once the flusher is done
+        assert not Path(f"{path}.journal.flushing").exists()
+        assert len(journal_lines(path)) == 1 + 2  # one generation again, holding the failed turns
+        assert raw_count_shared(path) == 0
+        store.record(*make_turn("c", 2))  # 3 in the generation: handed off again, and this flush works
+        store.wait_flushed()
+        assert calls == [2, 3]
+        assert raw_count_shared(path) == 3
+        store.record(*make_turn("c", 3))
+    finally:
+        store.close()
+    with TraceStore(path, read_only=True) as reader:
+        assert [t["turn"] for t in reader.turns("c")] == [0, 1, 2, 3]

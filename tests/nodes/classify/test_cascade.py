@@ -90,6 +90,8 @@ def semantic_runtime(tmp_path: Path) -> tuple[Runtime, FakeEmbedder]:
     config = copy_config(tmp_path / "config")
     graph = config / "graphs/classify_only.yaml"
     graph.write_text(graph.read_text(encoding="utf-8").replace("    type: classify.cascade\n", "    type: classify.cascade\n    config: {stages: [patterns, semantic], semantic_floor: 0.2, semantic_ceiling: 0.9}\n", 1), encoding="utf-8")
+    # The pretrained-embedder path (faked here), not the model trained from the examples.
+    (config / "yaml_config/nlu/semantic_model.yaml").write_text("version: 1\nenabled: false\n", encoding="utf-8")
     settings = config / "yaml_config/settings.yaml"
     text = re.sub(r"\n  cache_dir: .*", "", settings.read_text(encoding="utf-8"))
     assert "\nembeddings:\n" in text

@@ -34,6 +34,8 @@ class RecordingEmbedder(FakeEmbedder):
 def full_cascade(tmp_path: Path, *, semantic: bool) -> tuple[Runtime, RecordingEmbedder]:
     """The shipped config with every stage, a private embeddings cache and the fake embedder."""
     config = copy_config(tmp_path / "config")
+    # The pretrained-embedder path (faked here), not the model trained from the examples.
+    (config / "yaml_config/nlu/semantic_model.yaml").write_text("version: 1\nenabled: false\n", encoding="utf-8")
     settings = config / "yaml_config/settings.yaml"
     text = re.sub(r"\n  cache_dir: .*", "", settings.read_text(encoding="utf-8"))
     settings.write_text(text.replace("\nembeddings:\n", f"\nembeddings:\n  cache_dir: {tmp_path / 'cache'}\n", 1), encoding="utf-8")

@@ -26,7 +26,7 @@ def test_one_machine_per_flow_and_no_auto_transitions(runtime: Runtime) -> None:
     talk.say("Здравствуйте", intent="greeting")
     talk.say("у нас 3 продуктовых магазина, 5 продавцов", "мы держим кафе на 20 мест", intent="situation_provided")
     assert node._runners["spin_selling"] is runner  # the same Machine serves every conversation
-    assert runner.machine.models == []  # conversations leave the Machine after their trigger
+    assert runner.machine.models == [runner._model]  # one driven model, no model per conversation
 
 
 def test_only_declared_moves_can_happen(runtime: Runtime) -> None:
@@ -34,7 +34,8 @@ def test_only_declared_moves_can_happen(runtime: Runtime) -> None:
     assert runner.apply("presentation", "close") == ("close", "go:close")
     with pytest.raises(MachineError):
         runner.apply("success", "greeting")  # success is final: nothing leaves it
-    assert runner.machine.models == []
+    assert runner.machine.models == [runner._model]
+    assert runner.apply("spin_problem", "spin_problem") == ("spin_problem", "stay")  # a failed trigger leaves nothing behind
 
 
 def test_a_failing_transition_leaves_the_state_unchanged_and_is_traced(runtime: Runtime) -> None:

@@ -46,6 +46,7 @@ sections:
 GRAPH = """
 version: 1
 name: kb_only
+inputs: [intent]
 nodes:
   normalize: {type: normalize.text}
   knowledge: {type: knowledge.retrieve, after: [normalize]}
@@ -178,3 +179,48 @@ def test_a_price_question_prefers_sections_that_name_a_price(kb_root: Path) -> N
     write(kb_root, "yaml_config/knowledge/_retrieval.yaml", retrieval.replace("focus_penalty: 0.85", "focus_penalty: 1.0"))
     [unfocused] = ask(kb_root, ["Какая цена тарифов?"])
     assert (unfocused["section_id"], unfocused["unmet_focus"]) == ("tariffs.overview", ["price"])
+
+
+def _semantic_once(root: Path, message: str, intent: str | None) -> tuple[dict, KeywordEmbedder]:
+    retrieval = (root / "yaml_config/knowledge/_retrieval.yaml").read_text(encoding="utf-8")
+    write(root, "yaml_config/knowledge/_retrieval.yaml", retrieval.replace("lexical_weight: 0.6", "lexical_weight: 0.2"))
+    bundle, executor = small_graph(root, GRAPH, "kb_only")
+    embedder = KeywordEmbedder()
+    bundle.resources.provide("embedder", embedder)
+    flags = {**bundle.settings.feature_flags, "kb_semantic": True}
+    result = executor.run_turn(ConversationState(conversation_id="kb-gate"), message, flags=flags, extra_inputs={"intent": intent} if intent else None)
+    return result.values["knowledge"], embedder
+
+
+def test_a_statement_is_not_embedded_and_the_trace_says_why(kb_root: Path) -> None:
+    found, embedder = _semantic_once(kb_root, "связь с вами у нас плохая бывает", None)
+    assert embedder.calls == []
+    assert found["semantic_skipped"] == "not_a_question" and "semantic" not in found["stage_scores"]
+
+
+def test_a_question_intent_without_a_question_mark_is_embedded(kb_root: Path) -> None:
+    message = "связь с вами у нас плохая бывает"
+    found, embedder = _semantic_once(kb_root, message, "question_support")
+    assert embedder.calls and embedder.calls[-1] == 1  # the corpus, then the message once
+    assert (found["section_id"], found["stage"]) == ("support.hours", "semantic") and "semantic_skipped" not in found
+
+
+def test_the_question_gate_can_be_switched_off_in_yaml(kb_root: Path) -> None:
+    retrieval = (kb_root / "yaml_config/knowledge/_retrieval.yaml").read_text(encoding="utf-8")
+    assert "only_questions: true" in retrieval
+    write(kb_root, "yaml_config/knowledge/_retrieval.yaml", retrieval.replace("only_questions: true", "only_questions: false"))
+    found, embedder = _semantic_once(kb_root, "связь с вами у нас плохая бывает", None)
+    assert embedder.calls and found["stage"] == "semantic"
+
+
+def test_an_unknown_question_category_is_a_config_error_with_its_line(kb_root: Path) -> None:
+    from engine.config import ConfigBundle
+
+    retrieval = (kb_root / "yaml_config/knowledge/_retrieval.yaml").read_text(encoding="utf-8")
+    write(kb_root, "yaml_config/knowledge/_retrieval.yaml", retrieval.replace("question_category: all_questions", "question_category: all_question"))
+    bundle = ConfigBundle(kb_root)
+    bundle.section("knowledge_retrieval")
+    line = 1 + next(number for number, text in enumerate(retrieval.splitlines()) if "question_category:" in text)
+    [issue] = [issue for issue in bundle.issues if issue.file.endswith("_retrieval.yaml")]
+    assert (issue.line, issue.path) == (line, "stages.semantic.question_category")
+    assert "unknown intent category 'all_question'" in issue.render() and "all_questions" in issue.render()

@@ -54,3 +54,22 @@ def test_without_data_context_nothing_changes(layers) -> None:
 def test_objection_without_data_passes(layers) -> None:
     result = layers.turn("мне нужно подумать", "objection_think", 0.7, context=ASK_SIZE)
     assert entry(result, "composite_message")["reason"] == "no_data_found"
+
+
+def test_brevity_marker_around_data_is_an_answer_in_any_context(layers) -> None:
+    context = {"state": "handle_objection", "last_action": "handle_time_objection"}
+    result = layers.turn("если коротко: аптека, три фармацевта", "request_brevity", 0.9, context=context)
+    layer = entry(result, "composite_message")
+    assert (layer["decision"], layer["reason"]) == ("refined", "data_extracted:company_size")
+    assert layer["meta"]["data"]["company_size"] == 3
+    assert result.values["intent"] == "info_provided"
+
+
+def test_content_free_rule_needs_data_and_a_content_free_intent(layers) -> None:
+    context = {"state": "handle_objection", "last_action": "handle_time_objection"}
+    result = layers.turn("короче, не грузите", "request_brevity", 0.9, context=context)
+    assert entry(result, "composite_message")["reason"] == "no_data_context"
+    assert result.values["intent"] == "request_brevity"
+    result = layers.turn("нет времени, у меня 3 продавца на смене", "objection_no_time", 0.9, context=context)
+    assert entry(result, "composite_message")["reason"] == "no_data_context"
+    assert result.values["intent"] == "objection_no_time"

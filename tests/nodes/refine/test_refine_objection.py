@@ -13,6 +13,20 @@ def test_rule_1_topic_alignment(layers) -> None:
     assert result.values["intent_confidence"] == pytest.approx(0.75)
 
 
+def test_rule_1_need_denial_answering_a_need_question_is_the_spin_answer(layers) -> None:
+    result = layers.turn("нам это не нужно", "objection_no_need", 0.8, context={"last_action": "ask_need_payoff"})
+    assert entry(result, "objection")["reason"] == "topic_alignment"
+    assert result.values["intent"] == "no_need"
+    assert result.values["intent_confidence"] == pytest.approx(0.75)
+    result = layers.turn("нам это не нужно", "objection_no_need", 0.8, context={"last_action": "present_features"})
+    assert result.values["intent"] == "objection_no_need"
+    result = layers.turn("нам это не нужно", "objection_no_need", 0.8, context={"spin_phase": "need_payoff"})
+    assert entry(result, "objection")["reason"] == "topic_alignment"
+    assert result.values["intent"] == "no_need"
+    result = layers.turn("нам это не нужно", "objection_no_need", 0.8, context={"spin_phase": "situation"})
+    assert result.values["intent"] == "objection_no_need"
+
+
 def test_rule_2_question_markers(layers) -> None:
     result = layers.turn("а сколько это стоит?", "objection_price", 0.85)
     assert entry(result, "objection")["reason"] == "question_markers"

@@ -23,7 +23,9 @@ def llm_config(root: Path) -> Path:
     tones = (SHIPPED / "yaml_config" / "tone" / "tones.yaml").read_text(encoding="utf-8")
     assert "    semantic: 0.55\n" in tones
     edited = tones.replace("    semantic: 0.55\n", "    semantic: 1.0\n")
-    return write_tone_config(root, references=PRIVATE_REFERENCES, edit={"tones.yaml": edited})
+    # UNSURE has no sentiment word, so the shipped gate would keep it from the semantic tier;
+    # these tests are about the hand-over from the semantic tier to the LLM.
+    return write_tone_config(root, references=PRIVATE_REFERENCES, edit={"tones.yaml": edited, "semantic_gate.yaml": "version: 1\nenabled: false\n"})
 
 
 @pytest.fixture(scope="module")

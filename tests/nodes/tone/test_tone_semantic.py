@@ -108,3 +108,42 @@ def test_reference_file_problems_are_listed_with_lines(tmp_path: Path) -> None:
     assert "yaml_config/tone/references.yaml:4: groups[0].tone: unknown tone 'rushd'. Did you mean 'rushed'?" in rendered
     assert "yaml_config/tone/references.yaml:6: groups[1].id: group id 'a' is already used in yaml_config/tone/references.yaml. Give every group its own id." in rendered
     assert any(line.startswith("yaml_config/tone/references.yaml:11: groups[2].examples:") for line in rendered), rendered
+
+
+@pytest.mark.parametrize(("message", "reason"), [
+    ("+7 701 123 45 67", "data_only"),
+    ("Алматы", "short_answer"),
+    ("у нас магазин продуктов у дома", "no_sentiment_words"),
+])
+def test_the_gate_keeps_messages_without_sentiment_from_the_embedder(config: Path, message: str, reason: str) -> None:
+    embedder = FakeEmbedder()
+    tone = fresh_turn(tone_runtime(config, embedder=embedder, fresh=True), message).values["tone"]
+    assert (tone["label"], tone["tier"], tone["tiers"]["semantic"]) == ("neutral", "regex", {"used": False, "reason": reason})
+    assert embedder.calls == []
+
+
+def test_a_weak_regex_marker_or_a_sentiment_word_passes_the_gate(config: Path) -> None:
+    embedder = FakeEmbedder()
+    runtime = tone_runtime(config, embedder=embedder, fresh=True)
+    assert fresh_turn(runtime, "короче, у нас магазин продуктов").values["tone"]["tiers"]["semantic"]["used"] is True  # marker «короче»
+    assert fresh_turn(runtime, "опять вы со своими звонками").values["tone"]["tiers"]["semantic"]["used"] is True  # stem «опять»
+    assert embedder.calls == [9, 1, 1]
+
+
+def test_without_the_gate_every_unsure_message_is_embedded(tmp_path: Path) -> None:
+    root = write_tone_config(tmp_path / "config", references=PRIVATE_REFERENCES, edit={"semantic_gate.yaml": "version: 1\nenabled: false\n"})
+    embedder = FakeEmbedder()
+    tone = fresh_turn(tone_runtime(root, embedder=embedder, fresh=True), "у нас магазин продуктов у дома").values["tone"]
+    assert tone["tiers"]["semantic"]["used"] is True and embedder.calls == [9, 1]
+
+
+def test_a_bad_gate_stem_is_reported_with_its_line(tmp_path: Path) -> None:
+    gate = (SHIPPED / "yaml_config" / "tone" / "semantic_gate.yaml").read_text(encoding="utf-8")
+    assert "sentiment_stems: [\n" in gate
+    root = write_tone_config(tmp_path / "config", edit={"semantic_gate.yaml": gate.replace("sentiment_stems: [\n", "sentiment_stems: [\n  зл,\n")})
+    bundle = ConfigBundle(root)
+    bundle.section("tone_semantic_gate")
+    line = 2 + next(number for number, text in enumerate(gate.splitlines()) if text.startswith("sentiment_stems:"))
+    [issue] = [issue for issue in bundle.issues if issue.file.endswith("semantic_gate.yaml")]
+    assert (issue.line, issue.path) == (line, "sentiment_stems[0]")
+    assert "stem 'зл' must be a word start of at least 3 letters" in issue.render()
