@@ -15,7 +15,7 @@ from engine.executor import TurnResult
 from engine.runtime import Runtime
 from engine.state import ConversationState
 
-__all__ = ["SHIPPED", "copy_config", "classify_runtime", "understand", "FakeEmbedder"]
+__all__ = ["SHIPPED", "copy_config", "classify_runtime", "understand", "intent_and_stage", "FakeEmbedder"]
 
 SHIPPED = default_config_dir()
 
@@ -37,6 +37,12 @@ def understand(runtime: Runtime, message: str, context: dict[str, Any] | None = 
     """One turn of a fresh conversation through ``runtime``."""
     state = ConversationState(conversation_id="test-nlu", flow=runtime.bundle.settings.flow, **conversation)
     return runtime.run(state, message, dialogue_context=context)
+
+
+def intent_and_stage(message: str, context: dict[str, Any] | None = None) -> tuple[str, str]:
+    """(intent, deciding stage) of ``message`` on the shipped classify_only graph."""
+    result = understand(classify_runtime(), message, context)
+    return result.values["intent"], result.values["classification"]["stage"]
 
 
 class FakeEmbedder:

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.nodes.nlu_support import classify_runtime, understand
+from tests.nodes.nlu_support import classify_runtime, intent_and_stage, understand
 
-
-def classify(message: str) -> tuple[str, str]:
-    result = understand(classify_runtime(), message)
-    return result.values["intent"], result.values["classification"]["stage"]
+classify = intent_and_stage
 
 
 POSITIVE = {

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.nodes.nlu_support import classify_runtime, understand
+from engine.runtime import Runtime
+from tests.nodes.nlu_support import SHIPPED, intent_and_stage, understand
 
-
-def classify(message: str, context: dict | None = None) -> tuple[str, str]:
-    result = understand(classify_runtime(), message, context)
-    return result.values["intent"], result.values["classification"]["stage"]
+classify = intent_and_stage
 
 
 POSITIVE = {
@@ -159,10 +157,7 @@ def test_a_trial_version_question_is_a_demo_request_and_its_length_a_tariff_ques
     assert classify("сколько дней длится триал?")[0] == "question_trial_period"
 
 
-def test_a_forgotten_callback_is_a_problem_even_with_its_secondary_intents(tmp_path) -> None:
-    from engine.runtime import Runtime
-    from tests.nodes.nlu_support import SHIPPED
-
+def test_a_forgotten_callback_is_a_problem_even_with_its_secondary_intents() -> None:
     runtime = Runtime(SHIPPED, "understand", trace=False)
     result = understand(runtime, "часто забываем перезвонить покупателям", {"spin_phase": "problem"})
     assert result.values["intent"] == "problem_revealed"
