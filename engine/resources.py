@@ -3,17 +3,23 @@
 A node family registers a factory with ``@resource(name)``; nodes ask
 ``resources.get(name)``. Factories marked ``per_process`` are cached for the whole process
 (a 39 MiB MorphAnalyzer is not rebuilt for a second config dir); the others once per
-``Resources`` (that is, per loaded config).
+``Resources`` (that is, per loaded config). A per-process resource with a ``persist()`` method
+keeps a cache on disk: ``persist_resources()`` (at exit, and at the end of an evaluation chunk,
+since forked workers skip exit handlers) lets it write what it learnt.
 """
 from __future__ import annotations
 
+import atexit
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from engine.errors import EngineError
 
-__all__ = ["Resources", "resource"]
+__all__ = ["Resources", "persist_resources", "resource"]
+
+log = logging.getLogger(__name__)
 
 Factory = Callable[["Resources"], Any]
 _FACTORIES: dict[str, tuple[Factory, bool]] = {}
@@ -65,3 +71,18 @@ class Resources:
     def provide(self, name: str, value: Any) -> None:
         """Inject a ready-made resource (tests use this for fakes at process boundaries)."""
         self.overrides[name] = value
+
+
+def persist_resources() -> None:
+    """Call ``persist()`` on every per-process resource built so far that has one; a failure is
+    logged, never raised (a cache that cannot be written is rebuilt next time)."""
+    for name, value in list(_PROCESS_CACHE.items()):
+        persist = getattr(value, "persist", None)
+        if callable(persist):
+            try:
+                persist()
+            except Exception:  # noqa: BLE001 - only a cache
+                log.warning("resource %s: persist failed", name, exc_info=True)
+
+
+atexit.register(persist_resources)

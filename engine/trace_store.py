@@ -21,7 +21,7 @@ import duckdb
 
 from engine.errors import EngineError
 
-__all__ = ["INPUT_REFS", "NODE_RUN_FIELDS", "STATE_BEFORE", "TRACE_SCHEMA_VERSION", "NodeRunRecord", "TraceStore", "TurnRecord", "expand_inputs",
+__all__ = ["INPUT_REFS", "NODE_RUN_FIELDS", "OUTPUT_EXTENDS", "STATE_BEFORE", "TRACE_SCHEMA_VERSION", "NodeRunRecord", "TraceStore", "TurnRecord", "expand_inputs",
            "open_for_reading", "open_read_only_sql", "resolve_trace_path"]
 
 log = logging.getLogger(__name__)
@@ -30,13 +30,21 @@ log = logging.getLogger(__name__)
 #: 3: one row per turn: its node runs are one JSON array in ``turns.nodes`` and ``node_runs`` is a
 #: view unnesting it. Versions 1 and 2 (a ``node_runs`` table) are read as is; opening one for
 #: writing migrates it to version 3 in one transaction.
-TRACE_SCHEMA_VERSION = 3
-_COMPATIBLE_VERSIONS = frozenset({1, 2, 3})
+#: 4: node outputs may hold list extensions (``OUTPUT_EXTENDS``) and input references are a list of
+#: keys; the layout is version 3's, so opening a version-3 store for writing only marks it version 4.
+TRACE_SCHEMA_VERSION = 4
+_COMPATIBLE_VERSIONS = frozenset({1, 2, 3, 4})
 #: One node run in ``turns.nodes``: a JSON array of these fields in this order; inputs and outputs
 #: are JSON values (objects), not JSON text.
 NODE_RUN_FIELDS = ("seq", "node_id", "node_type", "start_us", "duration_us", "status", "inputs", "outputs", "error")
-#: Key of the references in a stored inputs object: input key → producing node id or ``STATE_BEFORE``.
+#: Key of the references in a stored inputs object. Versions 2-3: a mapping input key → producing
+#: node id or ``STATE_BEFORE``. Version 4: a list of input keys, each the value as it stood before
+#: the node ran (the latest earlier output of that key, else the conversation before the turn):
+#: the only source the writer ever named, so naming it again for every key was ~4 KB per turn.
 INPUT_REFS = "@ref"
+#: Key of the list extensions in a stored outputs object: output key → the node id whose recorded
+#: value of that key is the list's head; the key holds the tail.
+OUTPUT_EXTENDS = "@extend"
 #: Source of a ``conv.*`` input taken unchanged from the conversation before the turn.
 STATE_BEFORE = "@state_before"
 DEFAULT_TRACE_PATH = Path(".spinflow/traces.duckdb")
@@ -438,9 +446,11 @@ class TraceStore:
             self._con.execute("INSERT INTO meta VALUES ('schema_version', ?), ('journal_epoch', '')", [str(TRACE_SCHEMA_VERSION)])
             self._con.commit()
             return
-        if _check_version(self._con, "meta", self.path) < TRACE_SCHEMA_VERSION:  # v1 rows are valid v2 rows
+        version = _check_version(self._con, "meta", self.path)
+        if version < TRACE_SCHEMA_VERSION:  # v1 rows are valid v2 rows; v3 rows are valid v4 rows
             self._con.begin()
-            self._con.execute(_MIGRATE_TO_V3)
+            if version < 3:
+                self._con.execute(_MIGRATE_TO_V3)
             self._con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(TRACE_SCHEMA_VERSION)])
             self._con.commit()
 
@@ -558,11 +568,12 @@ class TraceStore:
         """Node runs of one turn ordered by ``seq``: the latest run's unless ``run_id`` is given.
 
         ``inputs`` is the JSON text of every input, references resolved (``expand_inputs``);
-        ``expand=False`` leaves them as stored (replay reads only outputs).
+        ``expand=False`` leaves them as stored (replay reads only outputs). ``outputs`` is always
+        whole: stored list extensions (``OUTPUT_EXTENDS``) are rebuilt.
         """
         turn_row = self._turn_row(conversation_id, turn, run_id)
-        if turn_row is not None and turn_row.get("nodes") is not None:  # version 3: one JSON array in the turn row
-            runs = _node_run_dicts(turn_row)
+        if turn_row is not None and turn_row.get("nodes") is not None:  # version 3+: one JSON array in the turn row
+            return _node_run_dicts(turn_row, expand=expand)
         else:  # a version 1/2 store (or shard): a node_runs table
             rows = self._dicts("SELECT * FROM node_runs WHERE turn_key = ?", [f"{conversation_id}#{turn:06d}"])
             if rows and run_id is None:
@@ -596,30 +607,52 @@ def expand_inputs(runs: Sequence[dict[str, Any]], state_before: str | Mapping[st
     """Resolve the input references of one turn's node rows in place (``inputs`` stays JSON text).
 
     A reference names the node whose recorded output holds the value, or ``STATE_BEFORE`` for a
-    ``conv.<field>`` taken from the turn's ``state_before``. A reference that cannot be resolved
+    ``conv.<field>`` taken from the turn's ``state_before``; a list of keys (version 4) means the
+    latest earlier output of each key, else ``state_before``. A reference that cannot be resolved
     (a row missing from the store) reads as null.
     """
     outputs: dict[str, Any] = {}  # node id → its outputs: JSON text until first referenced, then parsed
-    before: Mapping[str, Any] | None = None
+    before: list[Any] = []
     for row in runs:
         text = row.get("inputs")
-        if not isinstance(text, str) or INPUT_REFS not in text:
-            outputs[row["node_id"]] = row.get("outputs")
-            continue
-        inputs = _loads(text)
-        refs = inputs.pop(INPUT_REFS, None) or {}
-        for key, source in refs.items():
-            if source == STATE_BEFORE:
-                if before is None:
-                    before = (_loads(state_before) if isinstance(state_before, str) else state_before) or {}
-                inputs[key] = before.get(key.split(".", 1)[1])
-            else:
-                produced = outputs.get(source)
-                if isinstance(produced, str):
-                    produced = outputs[source] = _loads(produced)
-                inputs[key] = (produced or {}).get(key)
-        row["inputs"] = _dumps(inputs).decode()
+        if isinstance(text, str) and INPUT_REFS in text:
+            inputs = _loads(text)
+            for key, source in _ref_sources(inputs.pop(INPUT_REFS, None), outputs):
+                if source == STATE_BEFORE:
+                    inputs[key] = _before(before, state_before).get(key.split(".", 1)[1])
+                else:
+                    produced = outputs.get(source)
+                    if isinstance(produced, str):
+                        produced = outputs[source] = _loads(produced)
+                    inputs[key] = (produced or {}).get(key)
+            row["inputs"] = _dumps(inputs).decode()
         outputs[row["node_id"]] = row.get("outputs")
+
+
+def _ref_sources(refs: Any, outputs: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, source) per reference; a version-4 list names the latest earlier producer (``outputs``
+    holds the earlier runs' outputs by node id, in order, as JSON text or parsed)."""
+    if isinstance(refs, dict):
+        return list(refs.items())
+    pairs: list[tuple[str, str]] = []
+    for key in refs or ():
+        source = STATE_BEFORE
+        for node_id in reversed(outputs):
+            produced = outputs[node_id]
+            if isinstance(produced, str):
+                produced = outputs[node_id] = _loads(produced)
+            if isinstance(produced, dict) and key in produced:
+                source = node_id
+                break
+        pairs.append((key, source))
+    return pairs
+
+
+def _before(cache: list[Any], state_before: str | Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The conversation before the turn, parsed once per turn (``cache`` holds it)."""
+    if not cache:
+        cache.append((_loads(state_before) if isinstance(state_before, str) else state_before) or {})
+    return cache[0]
 
 
 def _without_nodes(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -628,16 +661,49 @@ def _without_nodes(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _node_run_dicts(turn_row: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The node runs stored in a turn row, as ``node_runs`` rows (inputs/outputs as JSON text) by ``seq``."""
+def _node_run_dicts(turn_row: Mapping[str, Any], *, expand: bool = True) -> list[dict[str, Any]]:
+    """The node runs stored in a turn row, as ``node_runs`` rows (inputs/outputs as JSON text) by ``seq``;
+    list extensions in outputs (``OUTPUT_EXTENDS``) are rebuilt into whole values and, with
+    ``expand``, input references (``INPUT_REFS``) are resolved."""
     head = {name: turn_row[name] for name in ("turn_key", "run_id", "conversation_id", "turn")}
     runs = []
-    for seq, node_id, node_type, start_us, duration_us, status, inputs, outputs, error in _loads(turn_row["nodes"]):
+    stored = sorted(_loads(turn_row["nodes"]), key=operator.itemgetter(0))
+    full: dict[str, Any] = {}  # node id → its rebuilt outputs
+    latest: dict[str, Any] = {}  # key → its latest output so far (version-4 references)
+    before: list[Any] = []  # the conversation before the turn, parsed when first needed
+    state_before = turn_row.get("state_before")
+    for seq, node_id, node_type, start_us, duration_us, status, inputs, outputs, error in stored:
+        if isinstance(outputs, dict) and OUTPUT_EXTENDS in outputs:
+            outputs = _extended(outputs, full)
+        if expand and isinstance(inputs, dict) and INPUT_REFS in inputs:
+            inputs = dict(inputs)
+            refs = inputs.pop(INPUT_REFS)
+            for key, source in (refs.items() if isinstance(refs, dict) else ((key, None) for key in refs or ())):
+                if source is None:  # version 4: the value as it stood before this node ran
+                    inputs[key] = latest[key] if key in latest else _before(before, state_before).get(key.split(".", 1)[1])
+                elif source == STATE_BEFORE:
+                    inputs[key] = _before(before, state_before).get(key.split(".", 1)[1])
+                else:
+                    inputs[key] = (full.get(source) or {}).get(key)
+        full[node_id] = outputs
+        if isinstance(outputs, dict):
+            latest.update(outputs)
         runs.append({**head, "seq": seq, "node_id": node_id, "node_type": node_type, "start_us": float(start_us),
                      "duration_us": float(duration_us), "status": status, "inputs": _dumps(inputs).decode(),
                      "outputs": _dumps(outputs).decode(), "error": error})
-    runs.sort(key=lambda run: run["seq"])
     return runs
+
+
+def _extended(outputs: dict[str, Any], full: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored outputs with each extended list rebuilt as its source node's value plus the stored
+    tail (``full``: the rebuilt outputs of the earlier runs by node id). An unresolvable head (its
+    source missing from the turn) leaves the tail alone."""
+    outputs = dict(outputs)
+    for key, source in (outputs.pop(OUTPUT_EXTENDS) or {}).items():
+        head = (full.get(source) or {}).get(key)
+        if isinstance(head, list) and isinstance(outputs.get(key), list):
+            outputs[key] = head + outputs[key]
+    return outputs
 
 
 def _meta(con: duckdb.DuckDBPyConnection, table: str, key: str) -> str | None:

@@ -3,24 +3,31 @@
 A node's inputs are almost all values recorded elsewhere in the same turn: another node's
 output (``classification`` is read by eleven refinement layers) or a field of the
 conversation before the turn (``conv.*``, stored once in the turn row's ``state_before``).
-Such inputs are stored as references, ``{"@ref": {"classification": "refine_calibration",
-"conv.state": "@state_before"}}``, decided by object identity with the value recorded at its
-source, so nothing is lost: ``TraceStore.node_runs`` puts the values back (``expand_inputs``).
-Measured on the 199 turns of ``evals/dialogues``: 44 KB of inputs per turn became ~1 KB.
+Such inputs are stored as references, ``{"@ref": ["classification", "conv.state"]}``: each the
+value as it stood before the node ran (the latest earlier output of that key, else the
+conversation before the turn), decided by object identity with the value recorded at that
+source, so nothing is lost: ``TraceStore.node_runs`` puts the values back. Measured on the 199
+turns of ``evals/dialogues``: 44 KB of inputs per turn became ~7 KB with the source named per
+key (trace schema 2-3), ~3 KB as a key list (schema 4).
+Likewise a list output that extends the same key's latest earlier output (``refinement_chain``,
+re-emitted by every refinement layer with one entry more) is stored as its new tail plus
+``{"@extend": {"refinement_chain": "refine_greeting"}}``; ``node_runs`` rebuilds it.
 
 All node runs of a turn are serialised by one orjson call into the JSON array the store keeps in
 the turn's row (``NODE_RUN_FIELDS``): ~110 us per 33-node turn against ~140 us for two calls per node.
 """
 from __future__ import annotations
 
+import operator
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from engine.executor import TurnResult
-from engine.trace_store import INPUT_REFS, STATE_BEFORE, TraceStore, TurnRecord
+from engine.trace_store import INPUT_REFS, OUTPUT_EXTENDS, STATE_BEFORE, TraceStore, TurnRecord
 
-__all__ = ["INPUT_REFS", "STATE_BEFORE", "TraceHook", "dumps", "dumps_bytes", "new_run_id", "node_inputs", "turn_key"]
+__all__ = ["INPUT_REFS", "OUTPUT_EXTENDS", "STATE_BEFORE", "TraceHook", "dumps", "dumps_bytes", "new_run_id", "node_inputs", "node_payloads", "turn_key"]
 _CONV = "conv."
 _MISSING = object()
 _EMPTY: dict[str, Any] = {}
@@ -64,36 +71,63 @@ def _default(value: Any) -> Any:
 
 
 def node_inputs(result: TurnResult) -> list[dict[str, Any]]:
-    """Per run, the inputs to store: values recorded elsewhere in the turn become references.
+    """Per run, the inputs to store: values recorded elsewhere in the turn become references."""
+    return [inputs for inputs, _outputs in node_payloads(result)]
 
-    An input is a reference only when it *is* (identity, not equality) the value its source
-    recorded: the latest output of that key by an earlier node, or the conversation field
-    before the turn; anything else (base keys such as ``message``, the executor's ``error``)
-    stays inline.
+
+def node_payloads(result: TurnResult) -> list[tuple[dict[str, Any], Mapping[str, Any]]]:
+    """Per run, the (inputs, outputs) to store.
+
+    Inputs: an input is a reference (its key listed under ``INPUT_REFS``) only when it *is*
+    (identity, not equality) the value its source recorded: the latest output of that key by an
+    earlier node, or the conversation field before the turn; anything else (base keys such as
+    ``message``, the executor's ``error``) stays inline.
+
+    Outputs: a list output whose leading items *are* (identity again) the items of the latest
+    earlier output of the same key by another node is stored as its new tail plus
+    ``OUTPUT_EXTENDS`` naming that node: each refinement layer re-emits ``refinement_chain`` with
+    one entry appended, so 11 layers wrote 1+2+…+12 entries (~11.5 of ~27 KB per turn) where 12
+    are new.
     """
-    # conv.<field> → the value before the turn; pydantic keeps the fields in __dict__
-    before = {_CONV + name: value for name, value in vars(result.conversation_before).items()}
-    produced_value: dict[str, Any] = {}  # key → its latest output value …
-    produced_by: dict[str, str] = {}  # … and the node that wrote it
-    value_of, before_of = produced_value.get, before.get
-    stored: list[dict[str, Any]] = []
+    # Where each key's value comes from: the conversation before the turn (conv.<field>; pydantic
+    # keeps the fields in __dict__) until a node outputs the key, then the latest node that did.
+    source_value: dict[str, Any] = {_CONV + name: value for name, value in vars(result.conversation_before).items()}
+    source_by: dict[str, str] = dict.fromkeys(source_value, STATE_BEFORE)
+    value_of, is_same = source_value.get, operator.is_
+    stored: list[tuple[dict[str, Any], Mapping[str, Any]]] = []
     for run in result.runs:
-        inline: dict[str, Any] = {}
-        if run.inputs:
-            refs: dict[str, str] = {}
-            for key, value in run.inputs.items():
+        inputs = run.inputs
+        if inputs:
+            inline: dict[str, Any] = {}
+            refs: list[str] = []  # each the value as it stood before the run: source_by[key] is implied
+            for key, value in inputs.items():
                 if value_of(key, _MISSING) is value:
-                    refs[key] = produced_by[key]
-                elif before_of(key, _MISSING) is value and key not in produced_value:
-                    refs[key] = STATE_BEFORE
+                    refs.append(key)
                 else:
                     inline[key] = value
             if refs:
                 inline[INPUT_REFS] = refs
-        stored.append(inline)
-        if run.outputs:
-            produced_value.update(run.outputs)
-            produced_by.update(dict.fromkeys(run.outputs, run.node_id))
+        else:
+            inline = _EMPTY
+        outputs = run.outputs or _EMPTY
+        if outputs:
+            kept: dict[str, Any] | None = None
+            for key, value in outputs.items():
+                if type(value) is list:
+                    prior = value_of(key)
+                    # Only another node's output is a head: it is serialised with the tail, in the same
+                    # call, so both show the list as it stands then (state_before may be older).
+                    if type(prior) is list and prior is not value and 0 < len(prior) <= len(value) \
+                            and source_by[key] != STATE_BEFORE and all(map(is_same, prior, value)):
+                        if kept is None:
+                            kept = {**outputs, OUTPUT_EXTENDS: {}}
+                        kept[key] = value[len(prior):]
+                        kept[OUTPUT_EXTENDS][key] = source_by[key]
+            source_value.update(outputs)
+            source_by.update(dict.fromkeys(outputs, run.node_id))
+            if kept is not None:
+                outputs = kept
+        stored.append((inline, outputs))
     return stored
 
 
@@ -115,17 +149,25 @@ class TraceHook:
         self.store = store
         self.run_id = run_id or new_run_id()
         self.capture_io = capture_io
+        # The conversation after the last recorded turn and its JSON: the next turn of that
+        # conversation starts from that very object, so its state_before is not serialised twice.
+        self._last_after: tuple[Any, str] | None = None
 
     def after_turn(self, *, result: TurnResult, **future: Any) -> None:
         key = turn_key(result.conversation_id, result.turn_index)
         # One array per run in the store's field order (NODE_RUN_FIELDS), all runs in one orjson call.
         if self.capture_io:
-            runs = [(run.seq, run.node_id, run.node_type, run.start_us, run.duration_us, run.status, inputs, run.outputs or _EMPTY, run.error)
-                    for run, inputs in zip(result.runs, node_inputs(result), strict=True)]
+            runs = [(run.seq, run.node_id, run.node_type, run.start_us, run.duration_us, run.status, inputs, outputs, run.error)
+                    for run, (inputs, outputs) in zip(result.runs, node_payloads(result), strict=True)]
         else:
             runs = [(run.seq, run.node_id, run.node_type, run.start_us, run.duration_us, run.status, _EMPTY, _EMPTY, run.error) for run in result.runs]
         values = result.values
         intent = values.get("intent")
+        last = self._last_after
+        before = result.conversation_before
+        state_before = last[1] if last is not None and last[0] is before else before.model_dump_json()
+        state_after = result.conversation_after.model_dump_json()
+        self._last_after = (result.conversation_after, state_after)
         self.store.record_encoded(
             TurnRecord(
                 turn_key=key,
@@ -135,8 +177,8 @@ class TraceHook:
                 ts=datetime.fromisoformat(result.turn_time),
                 message=result.message,
                 response=result.response,
-                state_before=result.conversation_before.model_dump_json(),
-                state_after=result.conversation_after.model_dump_json(),
+                state_before=state_before,
+                state_after=state_after,
                 graph_id=result.graph.name,
                 graph_hash=result.graph.graph_hash,
                 config_hash=result.graph.config_hash,

@@ -14,7 +14,7 @@ one, ``max_turns_in_state`` when no state was held for more consecutive turns.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.evaluation.spec import NO_TIER, Expect, Outcome, as_tuple
@@ -42,7 +42,9 @@ class TurnObservation:
     data_changed: list[str] = field(default_factory=list)  # collected_data keys added or changed
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Flat fields: a shallow copy (lists copied) gives what asdict's deep walk did, ~10x cheaper
+        # (asdict was ~0.1 ms per evaluated turn).
+        return {**vars(self), "errors": list(self.errors), "data_changed": list(self.data_changed)}
 
 
 @dataclass
@@ -56,7 +58,16 @@ class Check:
     turn: int | None = None  # None for dialogue-level (outcome) checks
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**vars(self), "expected": _copied(self.expected), "got": _copied(self.got)}
+
+
+def _copied(value: Any) -> Any:
+    """Lists, tuples and dicts copied as asdict did (expected/got values are flat: names, numbers)."""
+    if type(value) in (list, tuple):
+        return type(value)(_copied(item) for item in value)
+    if type(value) is dict:
+        return {key: _copied(item) for key, item in value.items()}
+    return value
 
 
 def fold(text: str) -> str:

@@ -123,6 +123,9 @@ def run_chunk(job: ChunkJob, progress: Callable[[int], None] | None = None) -> C
             gc.unfreeze()  # the process (a test session, the CLI) may go on: let the collector see them again
         if store is not None:
             store.close()
+        from engine.resources import persist_resources
+
+        persist_resources()  # a forked worker ends without exit handlers: keep its caches (lemmas) now
     return ChunkOutcome(job.index, results, turn_latency, node_latency, ready - started, time.perf_counter() - ready, shard=job.shard)
 
 

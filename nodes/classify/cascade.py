@@ -209,6 +209,7 @@ class Cascade:
 
         nearest: list[tuple[str, float]] = []
         similarity: dict[str, float] = {}
+        vote: tuple[str, float] | None = None  # the model's top intent, seconding a keyword candidate
         rescue, rerank = config.semantic_rescue, config.semantic_rerank
         overturnable = decided is not None and decided[2] in ("roots", "lemmas")
         if "semantic" in self.enabled and text and semantic and (decided is None or run_all or (overturnable and self._overturn_on())):
@@ -232,6 +233,8 @@ class Cascade:
                 acts = calibration is None or lead is None or lead[1] < calibration.acts_below
                 if acts:
                     offer("semantic", ranked[:1])
+                elif calibration is not None and calibration.vote and ranked:
+                    vote = (ranked[0][0], calibration.vote * ranked[0][1])
                 if acts and decided is None and ranked and ranked[0][1] >= config.semantic_threshold and (lead is None or ranked[0][1] > lead[1]):
                     decided = (ranked[0][0], ranked[0][1], "semantic")
                 elif (
@@ -247,6 +250,9 @@ class Cascade:
             # No stage was sure: stages that agree on an intent reinforce it.
             bonus = config.agreement_bonus
             fused = {intent: min(0.99, value[0] + bonus * (support.get(intent, value[0]) - value[0])) for intent, value in best.items()}
+            if vote is not None and vote[0] in fused:
+                # The model seconds one of the keyword candidates: agreement, never a decision of its own.
+                fused[vote[0]] = min(0.99, fused[vote[0]] + vote[1])
             if similarity and len(fused) > 1 and rerank:
                 # Among the keyword candidates, the one whose examples the message resembles most gains.
                 candidates = list(fused)

@@ -243,12 +243,12 @@ def test_second_writer_gets_a_clear_error(tmp_path: Path) -> None:
 def test_schema_version_recorded_and_newer_refused(tmp_path: Path) -> None:
     path = tmp_path / "t.duckdb"
     with TraceStore(path) as store:
-        assert store.schema_version() == TRACE_SCHEMA_VERSION == 3
+        assert store.schema_version() == TRACE_SCHEMA_VERSION == 4
     con = duckdb.connect(str(path))
     con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(TRACE_SCHEMA_VERSION + 1)])
     con.close()
     for read_only in (False, True):
-        with pytest.raises(EngineError, match=r"schema version 4, newer than this spinflow understands \(3\)"):
+        with pytest.raises(EngineError, match=r"schema version 5, newer than this spinflow understands \(4\)"):
             TraceStore(path, read_only=read_only)
     con = duckdb.connect(str(path))
     con.execute("UPDATE meta SET value = '0' WHERE key = 'schema_version'")
@@ -383,12 +383,29 @@ def test_legacy_store_is_read_as_is_and_migrated_to_one_row_per_turn_when_writte
         assert reader.schema_version() == version
         assert runs(reader) == expected
     with TraceStore(path) as writer:
-        assert writer.schema_version() == 3
+        assert writer.schema_version() == 4
         assert runs(writer) == expected
         writer.record(*make_turn("new", 1))
         assert writer.query("SELECT conversation_id, count(*) FROM node_runs GROUP BY 1 ORDER BY 1")[1] == [("new", 3), ("old", 6)]
         assert writer.query("SELECT table_type FROM information_schema.tables WHERE table_name = 'node_runs'")[1] == [("VIEW",)]
         assert writer.query("SELECT node_id, error FROM node_runs WHERE turn_key = 'old#000001' AND status = 'error'")[1] == [("node_1", "boom")]
+
+
+def test_version_3_store_is_read_as_is_and_marked_version_4_when_written(tmp_path: Path) -> None:
+    path = tmp_path / "v3.duckdb"
+    with TraceStore(path) as store:
+        store.record(*make_turn("old", 1))
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    con.close()
+    expected = [(n.seq, json.loads(n.inputs), json.loads(n.outputs)) for n in make_turn("old", 1)[1]]
+    with TraceStore(path, read_only=True) as reader:
+        assert reader.schema_version() == 3
+        assert [(n["seq"], json.loads(n["inputs"]), json.loads(n["outputs"])) for n in reader.node_runs("old", 1)] == expected
+    with TraceStore(path) as writer:
+        assert writer.schema_version() == 4
+        writer.record(*make_turn("new", 1))
+        assert writer.query("SELECT conversation_id, count(*) FROM node_runs GROUP BY 1 ORDER BY 1")[1] == [("new", 3), ("old", 3)]
 
 
 def test_shards_of_legacy_and_current_layout_read_as_one_store(tmp_path: Path) -> None:
@@ -467,3 +484,30 @@ def test_failed_background_flush_is_reported_and_retried_with_every_turn(tmp_pat
         store.close()
     with TraceStore(path, read_only=True) as reader:
         assert [t["turn"] for t in reader.turns("c")] == [0, 1, 2, 3]
+
+
+def test_references_by_named_source_and_by_key_alone_are_both_resolved(tmp_path: Path) -> None:
+    record, nodes = make_turn("refs", 1)
+    nodes[1].inputs = '{"message": "сколько стоит?", "@ref": {"out": "node_0", "conv.state": "@state_before"}}'  # schema 2-3
+    nodes[2].inputs = '{"@ref": ["out", "conv.state", "conv.missing"]}'  # schema 4: the value as it stood before the node
+    nodes[2].outputs = '{"out": [3], "@extend": {"out": "node_1"}}'
+    nodes[1].outputs = '{"out": [1, 2]}'
+    with TraceStore(tmp_path / "t.duckdb") as store:
+        store.record(record, nodes)
+        runs = {run["node_id"]: (json.loads(run["inputs"]), json.loads(run["outputs"])) for run in store.node_runs("refs", 1)}
+        stored = {run["node_id"]: json.loads(run["inputs"]) for run in store.node_runs("refs", 1, expand=False)}
+    assert runs["node_1"] == ({"message": "сколько стоит?", "out": "ответ 0", "conv.state": "greeting"}, {"out": [1, 2]})
+    assert runs["node_2"] == ({"out": [1, 2], "conv.state": "greeting", "conv.missing": None}, {"out": [1, 2, 3]})
+    assert stored["node_2"] == {"@ref": ["out", "conv.state", "conv.missing"]}  # as stored; outputs are always whole
+
+
+def test_expand_inputs_resolves_text_rows_of_both_reference_forms() -> None:
+    from engine.trace_store import expand_inputs
+
+    rows = [
+        {"node_id": "a", "inputs": "{}", "outputs": '{"x": 1}'},
+        {"node_id": "b", "inputs": '{"@ref": {"x": "a"}}', "outputs": '{"x": 2}'},
+        {"node_id": "c", "inputs": '{"@ref": ["x", "conv.state"]}', "outputs": "{}"},
+    ]
+    expand_inputs(rows, '{"state": "spin_problem"}')
+    assert [json.loads(row["inputs"]) for row in rows] == [{}, {"x": 1}, {"x": 2, "conv.state": "spin_problem"}]

@@ -120,9 +120,9 @@ intents:
 """
 
 
-def gated_runtime(root: Path, calibration: str) -> Any:
+def gated_runtime(root: Path, calibration: str, roots: str = ROOTS) -> Any:
     config = tiny_config(root)
-    (config / "yaml_config/nlu/roots.yaml").write_text(ROOTS, encoding="utf-8")
+    (config / "yaml_config/nlu/roots.yaml").write_text(roots, encoding="utf-8")
     graph = config / "graphs/tiny.yaml"
     graph.write_text(graph.read_text(encoding="utf-8").replace("stages: [semantic]", "stages: [roots, semantic]"), encoding="utf-8")
     path = config / "yaml_config/nlu/semantic_model.yaml"
@@ -149,3 +149,27 @@ def test_confident_disagreeing_model_overturns_a_roots_decision_only_when_allowe
     record = overturned["classification"]
     assert (overturned["intent"], record["stage"]) == ("greeting", "semantic")
     assert record["stages"]["semantic"]["overturned"] == ["farewell", "roots"]
+
+
+#: Two weak keyword candidates for a price question; the stronger one is wrong.
+VOTE_ROOTS = """\
+version: 1
+intents:
+  delivery_question:
+    roots: {касс: 1.0}
+  price_question:
+    roots: {стоя: 0.9}
+"""
+
+
+def test_model_seconds_a_weaker_keyword_candidate_only_with_vote(tmp_path: Path) -> None:
+    message = "а сколько стоят ваши кассы?"
+    outcomes = {vote: gated_runtime(tmp_path / f"vote{vote}", f"acts_below: 0.3, vote: {vote}", VOTE_ROOTS).understand(message) for vote in (0.0, 0.5)}
+    silent, seconded = outcomes[0.0], outcomes[0.5]
+    # Without the vote the stronger wrong root wins the fallback; the stage only looked.
+    assert (silent["intent"], silent["classification"]["stage"]) == ("delivery_question", "fallback")
+    assert silent["classification"]["stages"]["semantic"]["similarity"][0][0] == "price_question"
+    # With it, the model's top intent — also a keyword candidate — wins; still a fallback decision.
+    assert (seconded["intent"], seconded["classification"]["stage"]) == ("price_question", "fallback")
+    assert [row[0] for row in seconded["classification"]["alternatives"]] == ["delivery_question", "price_question"]
+
