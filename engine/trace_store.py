@@ -606,53 +606,55 @@ class TraceStore:
 def expand_inputs(runs: Sequence[dict[str, Any]], state_before: str | Mapping[str, Any] | None) -> None:
     """Resolve the input references of one turn's node rows in place (``inputs`` stays JSON text).
 
-    A reference names the node whose recorded output holds the value, or ``STATE_BEFORE`` for a
-    ``conv.<field>`` taken from the turn's ``state_before``; a list of keys (version 4) means the
-    latest earlier output of each key, else ``state_before``. A reference that cannot be resolved
-    (a row missing from the store) reads as null.
+    The rules are ``_TurnRefs``'; a reference that cannot be resolved (a row missing from the
+    store) reads as null.
     """
-    outputs: dict[str, Any] = {}  # node id → its outputs: JSON text until first referenced, then parsed
-    before: list[Any] = []
+    refs = _TurnRefs(state_before)
     for row in runs:
         text = row.get("inputs")
         if isinstance(text, str) and INPUT_REFS in text:
-            inputs = _loads(text)
-            for key, source in _ref_sources(inputs.pop(INPUT_REFS, None), outputs):
-                if source == STATE_BEFORE:
-                    inputs[key] = _before(before, state_before).get(key.split(".", 1)[1])
-                else:
-                    produced = outputs.get(source)
-                    if isinstance(produced, str):
-                        produced = outputs[source] = _loads(produced)
-                    inputs[key] = (produced or {}).get(key)
-            row["inputs"] = _dumps(inputs).decode()
-        outputs[row["node_id"]] = row.get("outputs")
+            row["inputs"] = _dumps(refs.resolve(_loads(text))).decode()
+        outputs = row.get("outputs")
+        refs.record(row["node_id"], _loads(outputs) if isinstance(outputs, str) else outputs)
 
 
-def _ref_sources(refs: Any, outputs: dict[str, Any]) -> list[tuple[str, str]]:
-    """(key, source) per reference; a version-4 list names the latest earlier producer (``outputs``
-    holds the earlier runs' outputs by node id, in order, as JSON text or parsed)."""
-    if isinstance(refs, dict):
-        return list(refs.items())
-    pairs: list[tuple[str, str]] = []
-    for key in refs or ():
-        source = STATE_BEFORE
-        for node_id in reversed(outputs):
-            produced = outputs[node_id]
-            if isinstance(produced, str):
-                produced = outputs[node_id] = _loads(produced)
-            if isinstance(produced, dict) and key in produced:
-                source = node_id
-                break
-        pairs.append((key, source))
-    return pairs
+class _TurnRefs:
+    """The references of one turn's node runs, resolved in ``seq`` order: ``resolve`` a run's
+    inputs, then ``record`` its whole outputs.
 
+    A reference names the node whose recorded output holds the value, or ``STATE_BEFORE`` for a
+    ``conv.<field>`` taken from the turn's ``state_before`` (versions 2-3); a list of keys
+    (version 4) means the latest earlier output of each key, else ``state_before``.
+    """
 
-def _before(cache: list[Any], state_before: str | Mapping[str, Any] | None) -> Mapping[str, Any]:
-    """The conversation before the turn, parsed once per turn (``cache`` holds it)."""
-    if not cache:
-        cache.append((_loads(state_before) if isinstance(state_before, str) else state_before) or {})
-    return cache[0]
+    def __init__(self, state_before: str | Mapping[str, Any] | None) -> None:
+        self._state_before = state_before
+        self._before: Mapping[str, Any] | None = None  # parsed when first needed
+        self.by_node: dict[str, Any] = {}  # node id → its outputs
+        self._latest: dict[str, Any] = {}  # key → its latest output so far
+
+    def _conversation(self, key: str) -> Any:
+        if self._before is None:
+            state = self._state_before
+            self._before = (_loads(state) if isinstance(state, str) else state) or {}
+        return self._before.get(key.split(".", 1)[1])
+
+    def resolve(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        inputs = dict(inputs)
+        refs = inputs.pop(INPUT_REFS, None)
+        for key, source in (refs.items() if isinstance(refs, dict) else ((key, None) for key in refs or ())):
+            if source is None:  # version 4: the value as it stood before this node ran
+                inputs[key] = self._latest[key] if key in self._latest else self._conversation(key)
+            elif source == STATE_BEFORE:
+                inputs[key] = self._conversation(key)
+            else:
+                inputs[key] = (self.by_node.get(source) or {}).get(key)
+        return inputs
+
+    def record(self, node_id: str, outputs: Any) -> None:
+        self.by_node[node_id] = outputs
+        if isinstance(outputs, dict):
+            self._latest.update(outputs)
 
 
 def _without_nodes(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -668,26 +670,13 @@ def _node_run_dicts(turn_row: Mapping[str, Any], *, expand: bool = True) -> list
     head = {name: turn_row[name] for name in ("turn_key", "run_id", "conversation_id", "turn")}
     runs = []
     stored = sorted(_loads(turn_row["nodes"]), key=operator.itemgetter(0))
-    full: dict[str, Any] = {}  # node id → its rebuilt outputs
-    latest: dict[str, Any] = {}  # key → its latest output so far (version-4 references)
-    before: list[Any] = []  # the conversation before the turn, parsed when first needed
-    state_before = turn_row.get("state_before")
+    refs = _TurnRefs(turn_row.get("state_before"))
     for seq, node_id, node_type, start_us, duration_us, status, inputs, outputs, error in stored:
         if isinstance(outputs, dict) and OUTPUT_EXTENDS in outputs:
-            outputs = _extended(outputs, full)
+            outputs = _extended(outputs, refs.by_node)
         if expand and isinstance(inputs, dict) and INPUT_REFS in inputs:
-            inputs = dict(inputs)
-            refs = inputs.pop(INPUT_REFS)
-            for key, source in (refs.items() if isinstance(refs, dict) else ((key, None) for key in refs or ())):
-                if source is None:  # version 4: the value as it stood before this node ran
-                    inputs[key] = latest[key] if key in latest else _before(before, state_before).get(key.split(".", 1)[1])
-                elif source == STATE_BEFORE:
-                    inputs[key] = _before(before, state_before).get(key.split(".", 1)[1])
-                else:
-                    inputs[key] = (full.get(source) or {}).get(key)
-        full[node_id] = outputs
-        if isinstance(outputs, dict):
-            latest.update(outputs)
+            inputs = refs.resolve(inputs)
+        refs.record(node_id, outputs)
         runs.append({**head, "seq": seq, "node_id": node_id, "node_type": node_type, "start_us": float(start_us),
                      "duration_us": float(duration_us), "status": status, "inputs": _dumps(inputs).decode(),
                      "outputs": _dumps(outputs).decode(), "error": error})

@@ -97,8 +97,8 @@ class Calibration(BaseModel):
     mix: float = Field(default=0.5, ge=0, le=1, description="scoring mix: weight of the intent-vector cosine (the rest: nearest examples)")
     overturn: float = Field(default=1.0, ge=0, le=1, description="the stage replaces a roots/lemmas decision it disagrees with at this confidence or more (1: never)")
     acts_below: float = Field(default=1.0, ge=0, le=1, description="the stage decides, or offers its intent to the fallback, only while the keyword stages' best confidence is below this (1: always)")
-    vote: float = Field(default=0.0, ge=0, le=1, description="where the stage may not act: share of its top intent's confidence added to that intent in the fallback when a keyword stage also proposed it (0: off)")
     overturn_margin: float = Field(default=0.0, ge=0, le=2, description="…and only if its top intent's similarity exceeds the replaced intent's by this much")
+    vote: float = Field(default=0.0, ge=0, le=1, description="where the stage may not act: share of its top intent's confidence added to that intent in the fallback when a keyword stage also proposed it (0: off)")
 
     @model_validator(mode="after")
     def _ordered(self) -> Calibration:
