@@ -24,7 +24,9 @@ Measured (4,538 examples, 1,552 not decided by patterns; recipe: objective both,
     acts_below 0.3 only                      0.483     0.380            86: 54 vs 4
     acts_below 0.4 / 0.5                     0.494 / 0.507              172: 108 vs 27 / 275: 189 vs 59
     acts_below 0.3 + vote 0.5                0.502     0.435            86: 54 vs 4
-    … + overturn 0.7 m 0.2 (shipped)         0.513     0.466            153: 109 vs 11
+    … + overturn 0.7 m 0.2                   0.513     0.466            153: 109 vs 11
+    … + known-words guard 0.5                0.513     0.465            149: 108 vs 9
+    … + question guard (both: shipped)       0.511     0.459            142: 104 vs 8
     … + overturn 0.8 m 0.3                   0.508     0.451            118: 82 vs 7
 
 (With the earlier 2,344 examples: off 0.530, acts_below only 0.540, + vote 0.544, shipped 0.546,
@@ -59,6 +61,8 @@ __all__ = ["VARIANTS", "SCORINGS", "fold_of", "run_fold", "print_probes", "main"
 #: (label, cascade config overrides, calibration overrides) — the mechanism settings compared.
 VARIANTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("shipped", {}, {}),
+    ("no guards", {}, {"min_known": 0.0, "question_category": None}),
+    ("known-words guard only", {}, {"question_category": None}),
     ("examples scoring", {}, {"scoring": "examples", "floor": 0.5, "ceiling": 0.95, "acts_below": 1.0, "vote": 0.0, "overturn": 1.0}),
     ("decide in fallback", {}, {"acts_below": 1.0, "vote": 0.0, "overturn": 1.0}),
     ("decide + rerank 1", {}, {"acts_below": 1.0, "rerank": 1.0, "vote": 0.0, "overturn": 1.0}),

@@ -113,6 +113,10 @@ def print_explanation(explanation: dict[str, Any]) -> None:
             why = "model unavailable: " + str(stage.get("error")) if not stage.get("available", True) else "nearest: " + _top(stage.get("similarity"))
             if stage.get("reason"):  # which model served (trained from our examples or pretrained) and why
                 why += f" — {stage.get('source')}: {stage['reason']}"
+            if stage.get("overturned"):
+                why += f" — overturned {stage['overturned'][0]} ({stage['overturned'][1]})"
+            if stage.get("guard"):  # where the model is blind it may only vote (calibration guards)
+                why += f" — only votes: {stage['guard']}"
         style = "bold green" if name == decided else None
         table.add_row(name, _top(stage.get("top")), why, f"{timings.get(name, 0):.0f}", style=style)
     console.print(table)

@@ -32,6 +32,7 @@ from engine.node import NodeConfig, NodeContext
 from engine.registry import register, suggest
 from nodes.classify.context import CONTEXT_READS, derive_context
 from nodes.classify.intent_encoder import IntentEncoder
+from nodes.classify.keywords import tokenize
 from nodes.classify.lemmas import LemmaScorer
 from nodes.classify.patterns import PatternSet
 from nodes.classify.roots import RootScorer
@@ -95,6 +96,8 @@ class Cascade:
         self._semantic: SemanticIndex | None = None
         self._semantic_error: str | None = None
         self._encoder: IntentEncoder | None = None
+        self._markers: tuple[Calibration, frozenset[str]] | None = None
+        self._known: tuple[frozenset[str], frozenset[str]] | None = None
         self._lock = threading.Lock()
 
     # -- lazily built resources --------------------------------------------------------------
@@ -124,6 +127,47 @@ class Cascade:
         self.semantic_index()
         calibration = self._encoder.calibration if self._encoder is not None else None
         return calibration is not None and calibration.overturn < 1.0
+
+    def _guard(self, text: str, calibration: Calibration | None, stages: Mapping[str, Any], top: str | None, lead: str | None) -> tuple[str | None, bool]:
+        """(why the model may not act, overturn or rescue for this message or None, may it vote).
+
+        The model reads a bag of lemmas and their letter n-grams. Of a message made of words
+        no example uses it knows only n-grams, and it does not see mood: «сколько у вас
+        кассиров?» and «у нас двенадцать кассиров» are nearly the same bag to it."""
+        if calibration is None or (not calibration.min_known and calibration.question_category is None):
+            return None, True
+        lemmas = (stages.get("lemmas") or {}).get("lemmas")
+        if lemmas is None:  # a roots decision skipped the lemma stage
+            lemmas = self.lemmas.lemmatize(text, self._lemma)
+        if calibration.min_known:
+            vocabulary, stop = self._known_words()
+            content = [lemma for lemma in lemmas if lemma not in stop and len(lemma) > 1 and not lemma.isdigit()]
+            known = sum(lemma in vocabulary for lemma in content)
+            if content and known / len(content) < calibration.min_known:
+                return f"known words {known}/{len(content)} < {calibration.min_known}", True
+        category = calibration.question_category
+        taxonomy = self.taxonomy
+        if (category is not None and top is not None and lead is not None and taxonomy is not None
+                and taxonomy.in_category(top, category) and not taxonomy.in_category(lead, category)):
+            markers = self._question_markers(calibration)
+            if "?" not in text and not any(word in markers for word in (*tokenize(text), *lemmas)):
+                return f"the keyword stages read a statement ({lead}), the message asks nothing, and {top} is a question ({category})", False
+        return None, True
+
+    def _known_words(self) -> tuple[frozenset[str], frozenset[str]]:
+        """(every lemma of the taxonomy examples, the lemma stage's stop words): built once."""
+        if self._known is None:
+            lemmas = self.lemmas
+            examples = self.taxonomy.examples() if self.taxonomy is not None else []
+            vocabulary = frozenset(lemma for _intent, text in examples for lemma in lemmas.lemmatize(lemmas.prepare(text), self._lemma))
+            self._known = (vocabulary, frozenset(lemmas.matcher.settings.stopwords) if lemmas.matcher is not None else frozenset())
+        return self._known
+
+    def _question_markers(self, calibration: Calibration) -> frozenset[str]:
+        markers = self._markers
+        if markers is None or markers[0] is not calibration:
+            markers = self._markers = (calibration, frozenset(calibration.question_markers))
+        return markers[1]
 
     @staticmethod
     def _semantic_scores(index: SemanticIndex, encoder: IntentEncoder, prepared: str, neighbours: int) -> dict[str, float]:
@@ -210,6 +254,7 @@ class Cascade:
         nearest: list[tuple[str, float]] = []
         similarity: dict[str, float] = {}
         vote: tuple[str, float] | None = None  # the model's top intent, seconding a keyword candidate
+        blocked: str | None = None  # why the model may only vote (Cascade._guard)
         rescue, rerank = config.semantic_rescue, config.semantic_rerank
         overturnable = decided is not None and decided[2] in ("roots", "lemmas")
         if "semantic" in self.enabled and text and semantic and (decided is None or run_all or (overturnable and self._overturn_on())):
@@ -229,16 +274,21 @@ class Cascade:
                 ranked = [(intent, config.semantic_confidence(value, calibration)) for intent, value in nearest]
                 stages["semantic"] = {"available": True, "top": [list(item) for item in ranked], "similarity": [[intent, round(value, 4)] for intent, value in nearest], "model": index.embedder.name, "source": encoder.source, "reason": encoder.reason}
                 lead = leader()
+                # Where the model is blind (unknown words; a question intent for a message that asks
+                # nothing) it may only vote; the reason is traced.
+                blocked, may_vote = self._guard(text, calibration, stages, ranked[0][0] if ranked else None, lead[0] if lead else None)
+                if blocked:
+                    stages["semantic"]["guard"] = blocked
                 # A careful model speaks only where the keyword stages are weak (calibration.acts_below).
-                acts = calibration is None or lead is None or lead[1] < calibration.acts_below
+                acts = not blocked and (calibration is None or lead is None or lead[1] < calibration.acts_below)
                 if acts:
                     offer("semantic", ranked[:1])
-                elif calibration is not None and calibration.vote and ranked:
+                elif calibration is not None and calibration.vote and ranked and may_vote:
                     vote = (ranked[0][0], calibration.vote * ranked[0][1])
                 if acts and decided is None and ranked and ranked[0][1] >= config.semantic_threshold and (lead is None or ranked[0][1] > lead[1]):
                     decided = (ranked[0][0], ranked[0][1], "semantic")
                 elif (
-                    overturnable and decided is not None and calibration and ranked and ranked[0][0] != decided[0] and ranked[0][1] >= calibration.overturn
+                    overturnable and not blocked and decided is not None and calibration and ranked and ranked[0][0] != decided[0] and ranked[0][1] >= calibration.overturn
                     and nearest[0][1] - scores.get(decided[0], -1.0) >= calibration.overturn_margin
                 ):
                     # A confident model that disagrees with a weak keyword stage wins (chosen by CV).
@@ -261,7 +311,7 @@ class Cascade:
             lead_intent = max(fused, key=fused.__getitem__) if fused else None
             if lead_intent is not None and fused[lead_intent] >= config.min_confidence:
                 decided = (lead_intent, fused[lead_intent], "fallback")
-            elif nearest and nearest[0][1] >= rescue:
+            elif nearest and nearest[0][1] >= rescue and not blocked:
                 # Nothing else has any evidence: a close example is a better guess than "unclear".
                 decided = (nearest[0][0], config.min_confidence, "semantic")
             else:

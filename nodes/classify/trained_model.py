@@ -39,6 +39,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.config import ConfigBundle, section
+from engine.registry import suggest
 
 __all__ = [
     "FORMAT_VERSION",
@@ -99,6 +100,9 @@ class Calibration(BaseModel):
     acts_below: float = Field(default=1.0, ge=0, le=1, description="the stage decides, or offers its intent to the fallback, only while the keyword stages' best confidence is below this (1: always)")
     overturn_margin: float = Field(default=0.0, ge=0, le=2, description="…and only if its top intent's similarity exceeds the replaced intent's by this much")
     vote: float = Field(default=0.0, ge=0, le=1, description="where the stage may not act: share of its top intent's confidence added to that intent in the fallback when a keyword stage also proposed it (0: off)")
+    min_known: float = Field(default=0.0, ge=0, le=1, description="the stage acts, overturns or rescues only when at least this share of the message's content words occur in the examples (below, it reads letter n-grams of unknown words and only votes; 0: off)")
+    question_category: str | None = Field(default=None, description="taxonomy category of question intents: the stage may not act, overturn or rescue with one of them when the message asks nothing (no «?», none of question_markers); None: off")
+    question_markers: tuple[str, ...] = Field(default=(), description="words (as written or as lemmas) that make a message ask something without «?»")
 
     @model_validator(mode="after")
     def _ordered(self) -> Calibration:
@@ -127,8 +131,15 @@ DISABLED = SemanticModelSettings.model_validate({"enabled": False})
 @section("semantic_model")
 def load_semantic_model_settings(bundle: ConfigBundle) -> SemanticModelSettings:
     loaded = bundle.optional_model(SETTINGS_FILE, SemanticModelSettings)
-    # Absent file: the stage uses the pretrained model only (a config dir may opt out by omission).
-    return loaded[1] if loaded is not None else DISABLED
+    if loaded is None:
+        return DISABLED  # absent file: the stage uses the pretrained model only (a config dir may opt out by omission)
+    doc, parsed = loaded
+    category = parsed.calibration.question_category
+    taxonomy = bundle.section("intents")
+    if category is not None and taxonomy is not None and category not in taxonomy.categories:
+        bundle.add([doc.issue(("calibration", "question_category"), f"unknown intent category '{category}'",
+                              suggest(category, sorted(taxonomy.categories)) or "Use a category of yaml_config/intents/ or a composed one (all_questions)")])
+    return parsed
 
 
 # -- corpus ------------------------------------------------------------------------------------

@@ -173,3 +173,67 @@ def test_model_seconds_a_weaker_keyword_candidate_only_with_vote(tmp_path: Path)
     assert (seconded["intent"], seconded["classification"]["stage"]) == ("price_question", "fallback")
     assert [row[0] for row in seconded["classification"]["alternatives"]] == ["delivery_question", "price_question"]
 
+
+
+def test_model_only_votes_on_a_message_of_words_no_example_uses(tmp_path: Path) -> None:
+    message = "шмяк брямс кукарямба"  # no example has any of these words: the model reads subword noise
+    unguarded = gated_runtime(tmp_path / "unguarded", "rescue: -1.0, min_known: 0.0", "version: 1\nintents: {}\n").understand(message)
+    assert unguarded["classification"]["stage"] == "semantic" and unguarded["intent"] != "unclear"
+    guarded = gated_runtime(tmp_path / "guarded", "rescue: -1.0, min_known: 0.5", "version: 1\nintents: {}\n").understand(message)
+    record = guarded["classification"]
+    assert (guarded["intent"], record["stage"]) == ("unclear", "fallback")
+    assert record["stages"]["semantic"]["guard"] == "known words 0/3 < 0.5"
+    # One unknown word among known ones is no reason to stop listening.
+    known = gated_runtime(tmp_path / "known", "rescue: -1.0, min_known: 0.5", "version: 1\nintents: {}\n").understand("сколько стоит шмяк")
+    assert known["intent"] == "price_question" and "guard" not in known["classification"]["stages"]["semantic"]
+
+
+#: A wrong, stronger root reads «касс» as a statement intent (farewell); the right one is weaker.
+MOOD_ROOTS = """\
+version: 1
+intents:
+  farewell:
+    roots: {касс: 1.0}
+  price_question:
+    roots: {стои: 0.9, стоя: 0.9}
+"""
+
+
+def test_a_question_intent_is_not_seconded_for_a_message_that_asks_nothing(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path / "config")
+    (config / "yaml_config/nlu/roots.yaml").write_text(MOOD_ROOTS, encoding="utf-8")
+    # The tiny taxonomy has one base category; the questions among its intents, composed.
+    (config / "yaml_config/intents/_composed.yaml").write_text(
+        "version: 1\ncomposed:\n  asks:\n    include_prefixes: [price_, delivery_]\n", encoding="utf-8")
+    graph = config / "graphs/tiny.yaml"
+    graph.write_text(graph.read_text(encoding="utf-8").replace("stages: [semantic]", "stages: [roots, semantic]"), encoding="utf-8")
+    path = config / "yaml_config/nlu/semantic_model.yaml"
+    settings = path.read_text(encoding="utf-8")
+    outcomes = {}
+    for guard in ("", "question_category: asks, "):
+        path.write_text(settings.replace("rescue: 0.3}", f"rescue: 0.3, acts_below: 0.3, vote: 0.5, {guard}question_markers: [сколько, как]}}"), encoding="utf-8")
+        runtime = tiny_runtime(config)
+        outcomes[guard] = {message: runtime.understand(message) for message in ("касса стоит дорого", "а как дорого стоит касса", "касса стоит дорого?")}
+    # Unguarded, the model seconds price_question for the statement as for the questions.
+    assert {message: values["intent"] for message, values in outcomes[""].items()} == dict.fromkeys(outcomes[""], "price_question")
+    guarded = outcomes["question_category: asks, "]
+    statement = guarded["касса стоит дорого"]["classification"]
+    assert (statement["stage"], guarded["касса стоит дорого"]["intent"]) == ("fallback", "farewell")
+    assert statement["stages"]["semantic"]["guard"].startswith("the keyword stages read a statement (farewell)")
+    # A question word or «?» makes it a question again: the vote stands.
+    for message in ("а как дорого стоит касса", "касса стоит дорого?"):
+        assert guarded[message]["intent"] == "price_question"
+        assert "guard" not in guarded[message]["classification"]["stages"]["semantic"]
+
+
+def test_unknown_question_category_is_a_load_error(tmp_path: Path) -> None:
+    from engine.config import ConfigBundle
+
+    config = tiny_config(tmp_path / "config")
+    path = config / "yaml_config/nlu/semantic_model.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("rescue: 0.3}", "rescue: 0.3, question_category: all_questons}"), encoding="utf-8")
+    bundle = ConfigBundle(config)
+    bundle.section("semantic_model")
+    problems = [str(issue) for issue in bundle.issues if "question_category" in str(issue)]
+    assert len(problems) == 1
+    assert "semantic_model.yaml" in problems[0] and "unknown intent category 'all_questons'" in problems[0]
