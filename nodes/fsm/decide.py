@@ -10,7 +10,7 @@ target state may then replace it. Pure functions: no I/O, no shared state.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.conditions import evaluate
@@ -219,6 +219,10 @@ def _action(move: Move, target: str, state: State, inp: DecisionInput) -> str:
 
 def _finish(found: _Found, rule: str, state: State, inp: DecisionInput, checked: tuple[str, ...]) -> Decision:
     target = _target(found, state, inp)
+    if found.move.resume and target != state.name and not inp.flow.states[target].detour:
+        # Back where the detour began, the turn is decided there (one level: never into a detour).
+        inner = decide(replace(inp, state=target))
+        return replace(inner, rule=f"{rule} → {inner.rule}", why=f"{found.why}; resumed in '{target}': {inner.why}", checked=checked + inner.checked)
     gate = inp.flow.gates.get(target) if target != state.name else None
     if gate is not None and inp.intent not in gate.bypass_intents and not evaluate(gate.when, inp.facts, inp.in_category):
         blocked = _Found(gate.otherwise, found.trigger, f"{found.why}; gate on '{target}' closed ({gate.description or 'condition not met'})")

@@ -274,7 +274,7 @@ def _move(ctx: _Context, spec: MoveSpec | None, doc: LoadedYaml, loc: tuple[str 
     if spec.to is not None and spec.to not in ctx.state_names:
         names = sorted(ctx.state_names)
         ctx.issue(doc, loc, f"unknown state '{spec.to}'", suggest(spec.to, names) or f"Known states: {', '.join(names)}")
-    return Move(spec.to, spec.next, spec.back, spec.action, spec.action_from, spec.why, origin)
+    return Move(spec.to, spec.next, spec.back, spec.action, spec.action_from, spec.why, origin, spec.resume)
 
 
 def _moves(ctx: _Context, mapping: Mapping[str, MoveSpec | None], doc: LoadedYaml, loc: tuple[str | int, ...], origin: str, kind: str) -> dict[str, Move]:

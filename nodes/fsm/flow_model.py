@@ -38,6 +38,7 @@ class Move:
     action_from: str | None = None
     why: str = ""
     origin: str = ""
+    resume: bool = False  # with back: decide the turn again in the state returned to
 
     @property
     def stays(self) -> bool:
@@ -165,8 +166,13 @@ class Flow:
             for target in targets:
                 if target in entries_to:
                     entries_to[target].add(name)
+        sources_out = {name: set(targets) for name, targets in out.items()}
         for name, state in self.states.items():
             if state.detour:
+                resumes = any(move.resume for mapping in (state.rules, state.category_rules, state.transitions, state.category_transitions)
+                              for move in mapping.values()) or (state.default is not None and state.default.resume)
                 for source in entries_to[name]:
                     out[name].add(source)  # 'back' returns where the detour was entered from
+                    if resumes:  # … and 'resume' goes on from there as that state would
+                        out[name].update(sources_out[source])
         return out

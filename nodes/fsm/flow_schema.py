@@ -45,7 +45,9 @@ class MoveSpec(_Frozen):
 
     ``to: STATE`` moves; ``next: true`` moves to the state's ``next``; ``back: true`` returns
     to the state a detour (``detour: true``, e.g. handle_objection) was entered from; none of
-    the three stays in the current state. ``action`` overrides the target's on_enter action;
+    the three stays in the current state. ``resume: true`` (with ``back``) then decides the
+    turn's intent in that state, as if the detour had not happened: data given right after an
+    objection moves the conversation on from where it was. ``action`` overrides the target's on_enter action;
     ``action_from: objection`` takes the objection handler's strategy action when it has one.
     Shorthand: a bare string is ``{to: STATE}``.
     """
@@ -53,6 +55,7 @@ class MoveSpec(_Frozen):
     to: str | None = None
     next: bool = False
     back: bool = False
+    resume: bool = Field(False, description="with back: decide this turn's intent again in the state returned to")
     action: str | None = None
     action_from: Literal["objection"] | None = None
     why: str = Field("", description="a note for the trace")
@@ -67,6 +70,8 @@ class MoveSpec(_Frozen):
         targets = [name for name, on in (("to", self.to is not None), ("next", self.next), ("back", self.back)) if on]
         if len(targets) > 1:
             raise ValueError(f"a move has one target, found {', '.join(targets)}; keep one of to/next/back")
+        if self.resume and not self.back:
+            raise ValueError("resume: true needs back: true (it resumes in the state the detour returns to)")
         return self
 
 

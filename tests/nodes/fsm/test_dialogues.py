@@ -96,6 +96,34 @@ def test_objection_detour_returns_to_the_phase(runtime) -> None:
     assert talk.conversation.extra["fsm"]["return_to"] is None
 
 
+def test_data_given_after_an_objection_is_decided_where_the_detour_began(runtime) -> None:
+    talk = Dialogue(runtime, "resume")
+    talk.say("давайте быстрее, я занят", "некогда мне, коротко", intent=("objection_no_time", "request_brevity", "impatience_expression"))
+    assert talk.state == "handle_objection" and talk.conversation.extra["fsm"]["return_to"] == "greeting"
+    # Back in greeting the situation moves the flow on, as it would have without the objection;
+    # a plain `back` would have returned to greeting and asked for it again.
+    talk.say(*SITUATION, intent="situation_provided")
+    assert talk.state == "spin_problem" and talk.last("action") == "ask_problem"
+    transition = talk.last("transition")
+    assert transition["from"] == "handle_objection" and transition["rule"] == "transitions → transitions"
+    assert "resumed in 'greeting'" in transition["why"]
+    # Agreement only ends the detour: it is not decided again.
+    talk.say("дорого", "слишком дорого для нас", intent="objection_price")
+    assert talk.state == "handle_objection" and talk.conversation.extra["fsm"]["return_to"] == "spin_problem"
+    talk.say("да", "хорошо", intent="agreement")
+    assert talk.state == "spin_problem" and "resumed" not in talk.last("transition")["why"]
+
+
+def test_a_contact_intent_without_a_contact_does_not_end_in_success(runtime) -> None:
+    talk = Dialogue(runtime, "no-contact")
+    talk.say(*GREETING, intent="greeting")
+    talk.say("запишите мой номер", "мой номер у вас есть", "звоните на мой номер", intent="contact_provided")
+    assert talk.state == "greeting" and talk.last("action") == "ask_contact"
+    assert talk.last("transition")["gate"] == "success"
+    talk.say(*CONTACT, intent="contact_provided")
+    assert talk.state == "success" and talk.last("action") == "confirm_contact"
+
+
 def test_price_question_mid_flow_is_answered_and_the_phase_resumes(runtime) -> None:
     talk = Dialogue(runtime, "price")
     talk.say(*GREETING, intent="greeting")

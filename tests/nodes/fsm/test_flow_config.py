@@ -122,6 +122,12 @@ BAD_CASES = [
         "  skip_phase: {next: true, to: close}",
         "interventions.skip_phase: a move has one target, found to, next",
     ),
+    (
+        "resume without back",
+        FLOW, "  skip_phase: {next: true}",
+        "  skip_phase: {next: true, resume: true}",
+        "interventions.skip_phase: resume: true needs back: true (it resumes in the state the detour returns to)",
+    ),
 ]
 
 
