@@ -96,7 +96,6 @@ class Cascade:
         self._semantic: SemanticIndex | None = None
         self._semantic_error: str | None = None
         self._encoder: IntentEncoder | None = None
-        self._markers: tuple[Calibration, frozenset[str]] | None = None
         self._known: tuple[frozenset[str], frozenset[str]] | None = None
         self._lock = threading.Lock()
 
@@ -149,7 +148,7 @@ class Cascade:
         taxonomy = self.taxonomy
         if (category is not None and top is not None and lead is not None and taxonomy is not None
                 and taxonomy.in_category(top, category) and not taxonomy.in_category(lead, category)):
-            markers = self._question_markers(calibration)
+            markers = calibration.question_markers
             if "?" not in text and not any(word in markers for word in (*tokenize(text), *lemmas)):
                 return f"the keyword stages read a statement ({lead}), the message asks nothing, and {top} is a question ({category})", False
         return None, True
@@ -162,12 +161,6 @@ class Cascade:
             vocabulary = frozenset(lemma for _intent, text in examples for lemma in lemmas.lemmatize(lemmas.prepare(text), self._lemma))
             self._known = (vocabulary, frozenset(lemmas.matcher.settings.stopwords) if lemmas.matcher is not None else frozenset())
         return self._known
-
-    def _question_markers(self, calibration: Calibration) -> frozenset[str]:
-        markers = self._markers
-        if markers is None or markers[0] is not calibration:
-            markers = self._markers = (calibration, frozenset(calibration.question_markers))
-        return markers[1]
 
     @staticmethod
     def _semantic_scores(index: SemanticIndex, encoder: IntentEncoder, prepared: str, neighbours: int) -> dict[str, float]:

@@ -102,7 +102,7 @@ class Calibration(BaseModel):
     vote: float = Field(default=0.0, ge=0, le=1, description="where the stage may not act: share of its top intent's confidence added to that intent in the fallback when a keyword stage also proposed it (0: off)")
     min_known: float = Field(default=0.0, ge=0, le=1, description="the stage acts, overturns or rescues only when at least this share of the message's content words occur in the examples (below, it reads letter n-grams of unknown words and only votes; 0: off)")
     question_category: str | None = Field(default=None, description="taxonomy category of question intents: the stage may not act, overturn or rescue with one of them when the message asks nothing (no «?», none of question_markers); None: off")
-    question_markers: tuple[str, ...] = Field(default=(), description="words (as written or as lemmas) that make a message ask something without «?»")
+    question_markers: frozenset[str] = Field(default=frozenset(), description="words (as written or as lemmas) that make a message ask something without «?»")
 
     @model_validator(mode="after")
     def _ordered(self) -> Calibration:

@@ -134,6 +134,7 @@ class Flow:
         out: dict[str, set[str]] = {name: set() for name in self.states}
         entries_to: dict[str, set[str]] = {name: set() for name in self.states}
         phase_states = self.phase_states()
+        resuming: set[str] = set()  # detours with a 'resume' move
         for name, state in self.states.items():
             if state.final:
                 continue
@@ -145,6 +146,8 @@ class Flow:
             if self.objection_limit is not None:
                 moves.append(self.objection_limit)
             moves.extend(priority.move for priority in self.priorities if priority.move is not None)
+            if state.detour and any(move.resume for move in moves):
+                resuming.add(name)
             for move in moves:
                 target = self.target_of(name, move)
                 if target is not None and target != name:
@@ -169,10 +172,8 @@ class Flow:
         sources_out = {name: set(targets) for name, targets in out.items()}
         for name, state in self.states.items():
             if state.detour:
-                resumes = any(move.resume for mapping in (state.rules, state.category_rules, state.transitions, state.category_transitions)
-                              for move in mapping.values()) or (state.default is not None and state.default.resume)
                 for source in entries_to[name]:
                     out[name].add(source)  # 'back' returns where the detour was entered from
-                    if resumes:  # … and 'resume' goes on from there as that state would
+                    if name in resuming:  # … and 'resume' goes on from there as that state would
                         out[name].update(sources_out[source])
         return out

@@ -120,9 +120,11 @@ intents:
 """
 
 
-def gated_runtime(root: Path, calibration: str, roots: str = ROOTS) -> Any:
+def gated_runtime(root: Path, calibration: str, roots: str = ROOTS, composed: str | None = None) -> Any:
     config = tiny_config(root)
     (config / "yaml_config/nlu/roots.yaml").write_text(roots, encoding="utf-8")
+    if composed is not None:
+        (config / "yaml_config/intents/_composed.yaml").write_text(composed, encoding="utf-8")
     graph = config / "graphs/tiny.yaml"
     graph.write_text(graph.read_text(encoding="utf-8").replace("stages: [semantic]", "stages: [roots, semantic]"), encoding="utf-8")
     path = config / "yaml_config/nlu/semantic_model.yaml"
@@ -174,17 +176,19 @@ def test_model_seconds_a_weaker_keyword_candidate_only_with_vote(tmp_path: Path)
     assert [row[0] for row in seconded["classification"]["alternatives"]] == ["delivery_question", "price_question"]
 
 
+NO_ROOTS = "version: 1\nintents: {}\n"
+
 
 def test_model_only_votes_on_a_message_of_words_no_example_uses(tmp_path: Path) -> None:
     message = "шмяк брямс кукарямба"  # no example has any of these words: the model reads subword noise
-    unguarded = gated_runtime(tmp_path / "unguarded", "rescue: -1.0, min_known: 0.0", "version: 1\nintents: {}\n").understand(message)
+    unguarded = gated_runtime(tmp_path / "unguarded", "rescue: -1.0, min_known: 0.0", NO_ROOTS).understand(message)
     assert unguarded["classification"]["stage"] == "semantic" and unguarded["intent"] != "unclear"
-    guarded = gated_runtime(tmp_path / "guarded", "rescue: -1.0, min_known: 0.5", "version: 1\nintents: {}\n").understand(message)
+    guarded = gated_runtime(tmp_path / "guarded", "rescue: -1.0, min_known: 0.5", NO_ROOTS).understand(message)
     record = guarded["classification"]
     assert (guarded["intent"], record["stage"]) == ("unclear", "fallback")
     assert record["stages"]["semantic"]["guard"] == "known words 0/3 < 0.5"
     # One unknown word among known ones is no reason to stop listening.
-    known = gated_runtime(tmp_path / "known", "rescue: -1.0, min_known: 0.5", "version: 1\nintents: {}\n").understand("сколько стоит шмяк")
+    known = gated_runtime(tmp_path / "known", "rescue: -1.0, min_known: 0.5", NO_ROOTS).understand("сколько стоит шмяк")
     assert known["intent"] == "price_question" and "guard" not in known["classification"]["stages"]["semantic"]
 
 
@@ -200,20 +204,13 @@ intents:
 
 
 def test_a_question_intent_is_not_seconded_for_a_message_that_asks_nothing(tmp_path: Path) -> None:
-    config = tiny_config(tmp_path / "config")
-    (config / "yaml_config/nlu/roots.yaml").write_text(MOOD_ROOTS, encoding="utf-8")
     # The tiny taxonomy has one base category; the questions among its intents, composed.
-    (config / "yaml_config/intents/_composed.yaml").write_text(
-        "version: 1\ncomposed:\n  asks:\n    include_prefixes: [price_, delivery_]\n", encoding="utf-8")
-    graph = config / "graphs/tiny.yaml"
-    graph.write_text(graph.read_text(encoding="utf-8").replace("stages: [semantic]", "stages: [roots, semantic]"), encoding="utf-8")
-    path = config / "yaml_config/nlu/semantic_model.yaml"
-    settings = path.read_text(encoding="utf-8")
+    composed = "version: 1\ncomposed:\n  asks:\n    include_prefixes: [price_, delivery_]\n"
+    messages = ("касса стоит дорого", "а как дорого стоит касса", "касса стоит дорого?")
     outcomes = {}
     for guard in ("", "question_category: asks, "):
-        path.write_text(settings.replace("rescue: 0.3}", f"rescue: 0.3, acts_below: 0.3, vote: 0.5, {guard}question_markers: [сколько, как]}}"), encoding="utf-8")
-        runtime = tiny_runtime(config)
-        outcomes[guard] = {message: runtime.understand(message) for message in ("касса стоит дорого", "а как дорого стоит касса", "касса стоит дорого?")}
+        runtime = gated_runtime(tmp_path / f"guard{bool(guard)}", f"acts_below: 0.3, vote: 0.5, {guard}question_markers: [сколько, как]", MOOD_ROOTS, composed)
+        outcomes[guard] = {message: runtime.understand(message) for message in messages}
     # Unguarded, the model seconds price_question for the statement as for the questions.
     assert {message: values["intent"] for message, values in outcomes[""].items()} == dict.fromkeys(outcomes[""], "price_question")
     guarded = outcomes["question_category: asks, "]
